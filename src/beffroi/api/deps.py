@@ -1,0 +1,70 @@
+"""Dependencies shared by the routers: the services built once in ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from beffroi.assets.service import Registry
+from beffroi.errors import ValidationFailed, field_error
+from beffroi.settings import Settings
+from beffroi.store import Store
+from beffroi.telemetry.service import Telemetry
+from beffroi.timeutil import TimestampError, parse_ts
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    registry: Registry
+    telemetry: Telemetry
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_registry(request: Request) -> Registry:
+    return get_services(request).registry
+
+
+def get_telemetry(request: Request) -> Telemetry:
+    return get_services(request).telemetry
+
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (1 to 1000).")]
+Cursor = Annotated[str | None, Query(description="Cursor from the previous page.")]
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    parts = value.split(",")
+    try:
+        box = tuple(float(p) for p in parts)
+    except ValueError:
+        box = ()
+    if len(box) != 4:
+        raise ValidationFailed(
+            "invalid bbox", [field_error("bbox", "min_lon,min_lat,max_lon,max_lat expected")]
+        )
+    min_lon, min_lat, max_lon, max_lat = box
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise ValidationFailed(
+            "invalid bbox",
+            [field_error("bbox", "WGS84 bounds with min <= max (lon in ±180, lat in ±90)")],
+        )
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def parse_time_param(name: str, value: str) -> int:
+    try:
+        return parse_ts(int(value) if value.lstrip("-").isdigit() else value)
+    except TimestampError as exc:
+        raise ValidationFailed(f"invalid {name!r}", [field_error(name, str(exc))]) from exc

@@ -1,0 +1,120 @@
+"""The web application: ``create_app(settings)`` builds the services once and wires routes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from beffroi.api.responses import JSONBody
+
+from beffroi import __version__
+from beffroi.api.deps import Services
+from beffroi.assets import api as assets_api
+from beffroi.assets.service import Registry
+from beffroi.errors import BeffroiError
+from beffroi.settings import Settings
+from beffroi.store import Store, open_store
+from beffroi.telemetry import api as telemetry_api
+from beffroi.telemetry.service import Telemetry
+
+log = logging.getLogger("beffroi")
+
+
+def build_services(settings: Settings, store: Store | None = None) -> Services:
+    store = store or open_store(settings.database_url)
+    registry = Registry(store)
+    telemetry = Telemetry(store, registry, settings)
+    return Services(settings=settings, store=store, registry=registry, telemetry=telemetry)
+
+
+class RollupWorker:
+    """Materialises rollups and creates partitions ahead, every ``interval_s`` seconds."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rollups", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        interval = self.services.settings.rollup_interval_s
+        while not self._stop.wait(interval):
+            try:
+                if not self.services.store.is_sqlite:
+                    from beffroi.store.partitions import ensure_ahead
+
+                    ensure_ahead(self.services.store, self.services.settings.partitions_ahead_months)
+                self.services.telemetry.materialise()
+            except Exception:  # the edge of a worker loop: log and try again next time
+                log.exception("rollup materialisation failed")
+
+
+def _error_response(exc: BeffroiError) -> JSONBody:
+    return JSONBody(exc.to_dict(), status_code=exc.status)
+
+
+def _validation_response(exc: RequestValidationError) -> JSONBody:
+    details = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        details.append({"field": ".".join(loc) or "body", "reason": message})
+    return JSONBody(
+        {"error": "validation_failed", "message": "invalid request", "details": details},
+        status_code=422,
+    )
+
+
+def create_app(settings: Settings, *, services: Services | None = None,
+               background: bool = True) -> FastAPI:
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = RollupWorker(services) if background else None
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                worker.stop()
+
+    app = FastAPI(
+        title="Beffroi API",
+        version=__version__,
+        description="Urban hypervision platform: territories, assets, telemetry.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+
+    @app.exception_handler(BeffroiError)
+    async def _beffroi_error(_request: Request, exc: BeffroiError) -> JSONBody:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_error(_request: Request, exc: RequestValidationError) -> JSONBody:
+        return _validation_response(exc)
+
+    @app.get("/health", tags=["system"])
+    def health() -> dict[str, Any]:
+        from sqlalchemy import text
+
+        with services.store.read() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__, "database": services.store.dialect}
+
+    app.include_router(assets_api.router, prefix="/api/v1")
+    app.include_router(telemetry_api.router, prefix="/api/v1")
+    return app

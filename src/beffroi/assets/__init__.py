@@ -1,0 +1,1 @@
+"""Asset registry: territories, urban equipment (Smart Data Models types), series, imports."""

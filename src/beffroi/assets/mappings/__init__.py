@@ -1,0 +1,1 @@
+"""Column mappings for the inventories Beffroi knows how to import (TOML files)."""

@@ -1,0 +1,1 @@
+"""Telemetry: decoding and validating readings, the ingest pipeline, history and latest state."""

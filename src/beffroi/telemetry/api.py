@@ -1,0 +1,89 @@
+"""Routes of telemetry: batch ingest, latest state of many assets, history of a series."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from beffroi.api.responses import JSONBody
+from starlette.concurrency import run_in_threadpool
+
+from beffroi.api.deps import Cursor, TelemetryDep, parse_time_param
+from beffroi.assets.api import asset_filter
+from beffroi.timeutil import now_ms
+
+router = APIRouter()
+
+INGEST_DOC = """Store a batch of readings.
+
+Body: `{"readings": [{"asset": URN, "metric": name, "ts": ISO 8601 or epoch ms, "value": number
+or state, "unit": optional UN/CEFACT code}, ...]}`. Valid readings are stored even when others
+are rejected; the answer is then **422** and lists each rejected reading's index, field and
+reason. A reading already stored (same series and time) is counted as a duplicate, never
+stored twice, so a whole batch can be retried safely."""
+
+
+@router.post(
+    "/territories/{code}/observations",
+    tags=["telemetry"],
+    summary="Ingest a batch of readings",
+    description=INGEST_DOC,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "example": {
+                "readings": [{"asset": "urn:ngsi-ld:Streetlight:nantes:EPNA342002",
+                              "metric": "activePower", "ts": "2024-01-04T22:00:00+01:00",
+                              "value": 70}]}}}},
+        }
+    },
+)
+async def ingest(code: str, request: Request, telemetry: TelemetryDep) -> JSONBody:
+    body = await request.body()
+    report = await run_in_threadpool(telemetry.ingest_body, code, body)
+    status = 422 if report.rejections else 200
+    return JSONBody(report.to_dict(), status_code=status)
+
+
+@router.get("/territories/{code}/latest", tags=["telemetry"],
+            summary="Latest value of every series of many assets")
+def latest(
+    code: str,
+    telemetry: TelemetryDep,
+    asset: Annotated[list[str] | None, Query(description="Asset URNs (repeatable)")] = None,
+    type: str | None = None,
+    domain: str | None = None,
+    control_post: str | None = None,
+    bbox: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    cursor: Cursor = None,
+) -> JSONBody:
+    flt = asset_filter(type, domain, control_post, bbox)
+    return JSONBody(telemetry.latest(code, asset, flt, cursor, limit))
+
+
+@router.post("/territories/{code}/latest/query", tags=["telemetry"],
+             summary="Latest values for a list of assets given in the body")
+def latest_query(code: str, body: dict[str, list[str]], telemetry: TelemetryDep
+                 ) -> JSONBody:
+    urns = body.get("assets", [])
+    flt = asset_filter(None, None, None, None)
+    return JSONBody(telemetry.latest(code, urns, flt, None, 5000))
+
+
+@router.get("/territories/{code}/assets/{urn}/series/{metric}/history", tags=["telemetry"],
+            summary="History of a series at raw, hour or day resolution")
+def history(
+    code: str,
+    urn: str,
+    metric: str,
+    telemetry: TelemetryDep,
+    from_: Annotated[str | None, Query(alias="from", description="ISO 8601 or epoch ms")] = None,
+    to: Annotated[str | None, Query(description="ISO 8601 or epoch ms (exclusive)")] = None,
+    resolution: Annotated[str, Query(description="raw | hour | day")] = "raw",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> JSONBody:
+    end = parse_time_param("to", to) if to else now_ms()
+    start = parse_time_param("from", from_) if from_ else end - 86_400_000
+    body: dict[str, Any] = telemetry.history(code, urn, metric, resolution, start, end, limit)
+    return JSONBody(body)
