@@ -119,11 +119,32 @@ def territory(services: Services) -> str:
     return "testville"
 
 
-def lamp(urn_id: str, lon: float = -1.55, lat: float = 47.21, **extra: object) -> dict[str, object]:
+def lamp(urn_id: str, lon: float = -1.55, lat: float = 47.21, territory: str = "testville",
+         **extra: object) -> dict[str, object]:
     """The JSON of a Streetlight asset for the API."""
     return {
-        "id": f"urn:ngsi-ld:Streetlight:testville:{urn_id}",
+        "id": f"urn:ngsi-ld:Streetlight:{territory}:{urn_id}",
         "type": "Streetlight",
         "geometry": {"type": "Point", "coordinates": [lon, lat]},
         **extra,
     }
+
+
+@pytest.fixture
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, on the suite's engine (for migration tests)."""
+    given: str | None = request.config.getoption("--dburl")
+    if not given or given.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    import psycopg
+
+    base = make_url(normalise_url(given))
+    name = f"beffroi_fresh_{os.getpid()}"
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from beffroi.api.responses import JSONBody
 
 from beffroi import __version__
 from beffroi.api.deps import Services
+from beffroi.api.responses import JSONBody
 from beffroi.assets import api as assets_api
 from beffroi.assets.service import Registry
 from beffroi.errors import BeffroiError
@@ -54,7 +54,8 @@ class RollupWorker:
                 if not self.services.store.is_sqlite:
                     from beffroi.store.partitions import ensure_ahead
 
-                    ensure_ahead(self.services.store, self.services.settings.partitions_ahead_months)
+                    services = self.services
+                    ensure_ahead(services.store, services.settings.partitions_ahead_months)
                 self.services.telemetry.materialise()
             except Exception:  # the edge of a worker loop: log and try again next time
                 log.exception("rollup materialisation failed")

@@ -63,7 +63,7 @@ def check(geometry: Any) -> Footprint:
     kind = geometry.get("type")
     if kind not in SUPPORTED:
         raise GeometryError(f"geometry type {kind!r} not supported (one of {', '.join(SUPPORTED)})")
-    coords = geometry.get("coordinates")
+    coords: Any = geometry.get("coordinates")
     where = "coordinates"
     if kind == "Point":
         _position(coords, where)

@@ -204,6 +204,8 @@ class RowError(ValueError):
 
 class _Formatter(dict[str, Any]):
     def __missing__(self, key: str) -> Any:
+        if "@feature" in self:  # GeoJSON: a property absent from this feature is empty
+            return ""
         raise RowError(key, f"column {key!r} not in the file")
 
 
@@ -216,6 +218,9 @@ def _template(tpl: str, row: dict[str, Any]) -> str:
 
 def _cell(row: dict[str, Any], column: str) -> Any:
     if column not in row:
+        if "@feature" in row:
+            # GeoJSON features carry their own property sets: a missing one is an empty value.
+            return None
         raise RowError(column, f"column {column!r} not in the file")
     value = row[column]
     return value.strip() if isinstance(value, str) else value
@@ -347,7 +352,7 @@ class _LocationIndex:
             self.grid.setdefault(self._cell(p[2], p[3]), []).append(p)
 
     def _cell(self, lon: float, lat: float) -> tuple[int, int]:
-        return int(math.floor(lon / self.CELL)), int(math.floor(lat / self.CELL))
+        return math.floor(lon / self.CELL), math.floor(lat / self.CELL)
 
     def nearest(self, lon: float, lat: float, within_m: float) -> str | None:
         cx, cy = self._cell(lon, lat)
@@ -399,12 +404,14 @@ class Importer:
             lon = _convert(FieldSpec(column=spec.lon, type="float", required=True), row, "lon")
             lat = _convert(FieldSpec(column=spec.lat, type="float", required=True), row, "lat")
             geom = {"type": "Point", "coordinates": [lon, lat]}
+        where = ("geometry" if spec.geometry == "@feature"
+                 else spec.geometry or f"{spec.lon}/{spec.lat}")
         if geom is None:
-            raise RowError(spec.geometry or "geometry", "no geometry")
+            raise RowError(where, "no geometry")
         try:
             foot = footprint_columns(geom)
         except geometry.GeometryError as exc:
-            raise RowError(spec.geometry or f"{spec.lon}/{spec.lat}", str(exc)) from exc
+            raise RowError(where, str(exc)) from exc
         if "{@point}" in spec.id:
             ctx["@point"] = self.points.key(foot["lon"], foot["lat"], spec.type)
         urn = _template(spec.id, ctx)
@@ -428,7 +435,7 @@ class Importer:
         kind = ASSET_TYPES[spec.type]
         values = {
             "urn": urn, "type": spec.type, "domain": spec.domain or kind.domain,
-            "name": _template(spec.name, ctx) if spec.name else None, "geometry": geom,
+            "name": (_template(spec.name, ctx) or None) if spec.name else None, "geometry": geom,
             "properties": props, "control_post": spec.control_post or kind.control_post,
             "operator": spec.operator, **foot,
         }
@@ -468,6 +475,7 @@ class Importer:
             created, updated, unchanged = repo.upsert_assets(
                 conn, self.territory_id, rows, now_ms()
             )
+            self.store.note_growth(conn, "assets", created)
             # Children in later specs of the mapping may point at these assets.
             self.parent_ids.update(repo.asset_ids(conn, self.territory_id,
                                                   [r["urn"] for r in rows]))

@@ -35,12 +35,14 @@ def update_territory(conn: Connection, territory_id: int, values: dict[str, Any]
 
 
 def delete_territory(conn: Connection, territory_id: int) -> None:
-    series_ids = [r[0] for r in conn.execute(select(S.c.id).where(S.c.territory_id == territory_id))]
+    owned = select(S.c.id).where(S.c.territory_id == territory_id)
+    series_ids = [r[0] for r in conn.execute(owned)]
     delete_series_data(conn, series_ids)
     conn.execute(delete(S).where(S.c.territory_id == territory_id))
     conn.execute(update(A).where(A.c.territory_id == territory_id).values(parent_id=None))
     conn.execute(delete(A).where(A.c.territory_id == territory_id))
-    conn.execute(delete(schema.import_runs).where(schema.import_runs.c.territory_id == territory_id))
+    runs = schema.import_runs
+    conn.execute(delete(runs).where(runs.c.territory_id == territory_id))
     conn.execute(delete(T).where(T.c.id == territory_id))
 
 
@@ -230,8 +232,8 @@ def insert_series(
         )
 
 
-def asset_rows_by_ids(conn: Connection, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    out: dict[int, Row[Any]] = {}
+def asset_rows_by_ids(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
+    out: dict[int, Any] = {}
     query = select(A.c.id, A.c.urn, A.c.type).where(A.c.id.in_(bindparam("ids", expanding=True)))
     for i in range(0, len(ids), 900):
         out.update({int(r.id): r for r in conn.execute(query, {"ids": list(ids[i : i + 900])})})

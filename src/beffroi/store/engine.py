@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
@@ -69,6 +69,7 @@ class Store:
         self.dialect = engine.dialect.name  # "sqlite" | "postgresql"
         self._write_lock = threading.Lock()
         self.known_partitions: set[str] = set()
+        self._grown: dict[str, tuple[int, int]] = {}  # table -> (rows added, threshold)
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,6 +98,23 @@ class Store:
                         conn.info.pop("beffroi_write", None)
             except OperationalError as exc:
                 raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc
+
+    def note_growth(self, conn: Connection, table: str, added: int) -> None:
+        """Refresh PostgreSQL's planner statistics on a table that grew a lot.
+
+        A fresh table has no statistics until autovacuum comes by (a minute or more), and
+        meanwhile the planner turns lookups by key into scans: a bulk import then slows down
+        quadratically. We ANALYZE each time the rows added since the last one double.
+        """
+        if self.is_sqlite or added <= 0:
+            return
+        count, threshold = self._grown.get(table, (0, 1000))
+        count += added
+        if count >= threshold:
+            conn.execute(text(f'ANALYZE "{table}"'))
+            self._grown[table] = (count, count * 2)
+        else:
+            self._grown[table] = (count, threshold)
 
     def dispose(self) -> None:
         self.engine.dispose()

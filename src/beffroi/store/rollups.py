@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
@@ -149,7 +150,7 @@ def _process_dirty(store: Store, conn: Connection, report: MaterialiseReport) ->
     return len(marks)
 
 
-def _expanding(name: str) -> object:
+def _expanding(name: str) -> Any:
     from sqlalchemy import bindparam
 
     return bindparam(name, expanding=True)

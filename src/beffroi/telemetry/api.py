@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from beffroi.api.responses import JSONBody
 from starlette.concurrency import run_in_threadpool
 
 from beffroi.api.deps import Cursor, TelemetryDep, parse_time_param
+from beffroi.api.responses import JSONBody
 from beffroi.assets.api import asset_filter
 from beffroi.timeutil import now_ms
 

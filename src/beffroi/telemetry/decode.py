@@ -138,7 +138,7 @@ def validate(
                 )
             )
             continue
-        value = r.get("value")
+        value: Any = r.get("value")
         tv = type(value)
         if ref.kind == "number":
             if tv is float:

@@ -149,6 +149,7 @@ class Telemetry:
         if to_create:
             with self.store.write() as conn:
                 repo.insert_series(conn, tid, to_create, now_ms())
+                self.store.note_growth(conn, "series", len(to_create))
         with self.store.read() as conn:
             ids = sorted({i for i, _ in assets.values()})
             for s in repo.series_of_assets(conn, ids):
@@ -234,13 +235,13 @@ class Telemetry:
             base = {"asset": urn, "metric": metric, "unit": s.unit, "kind": s.kind,
                     "resolution": resolution}
             if resolution == "raw":
-                points = ts_store.raw_history(conn, s.id, from_ms, to_ms, limit + 1)
-                more = len(points) > limit
-                points = points[:limit]
+                raw = ts_store.raw_history(conn, s.id, from_ms, to_ms, limit + 1)
+                more = len(raw) > limit
+                raw = raw[:limit]
                 return {
                     **base,
-                    "points": [{"ts": to_iso(t), "value": v} for t, v in points],
-                    "next_from": to_iso(points[-1][0] + 1) if more else None,
+                    "points": [{"ts": to_iso(t), "value": v} for t, v in raw],
+                    "next_from": to_iso(raw[-1][0] + 1) if more else None,
                 }
             if resolution == "hour":
                 buckets = ts_store.hour_history(self.store, conn, s.id, from_ms, to_ms)

@@ -135,7 +135,9 @@ def upgrade() -> None:
         sa.Column("hour_until_ms", sa.BigInteger),
         sa.Column("pending_min_ms", sa.BigInteger),
     )
-    op.execute("INSERT INTO rollup_state (id, hour_until_ms, pending_min_ms) VALUES (1, NULL, NULL)")
+    op.execute(
+        "INSERT INTO rollup_state (id, hour_until_ms, pending_min_ms) VALUES (1, NULL, NULL)"
+    )
     op.create_table(
         "rollup_dirty",
         sa.Column("bucket_ms", sa.BigInteger, primary_key=True, autoincrement=False),
