@@ -1,29 +1,64 @@
-"""``beffroi demo``: a territory with real data on the embedded store, served in one command.
+"""``beffroi demo``: the whole platform in one command, on the embedded store.
 
-Today: the Nantes public-lighting inventory (95,872 lamps, 3,255 cabinets, real Nantes
-Métropole open data shipped in the package) in a local SQLite file, and the API. The simulated
-city (live readings for every domain) arrives with the simulator.
+1. a demo territory: the real Nantes public-lighting inventory (95,872 lamps, 3,255 cabinets,
+   Nantes Métropole open data shipped in the package) plus simulated waste containers, car
+   parks and spots, traffic counters, air, weather and water stations, public buildings and
+   EV chargers placed around the city (``beffroi.simulator.placement``);
+2. recent history backfilled by the simulator (``--days``, through the ingest pipeline);
+3. the API served with uvicorn, and a live stream of simulated readings posted to it over HTTP
+   (``--speed`` simulated seconds per real second), until Ctrl-C.
+
+Running it again reuses the database and only backfills what is missing; ``--reset`` starts
+from an empty one.
 """
 
 from __future__ import annotations
 
 import gzip
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from beffroi.app import build_services, create_app
+from beffroi.assets import repository as repo
 from beffroi.assets.importer import Importer, count_rows, load_mapping
 from beffroi.assets.models import TerritoryIn
 from beffroi.settings import load_settings
+from beffroi.simulator import drivers, inventory, placement
+from beffroi.simulator.engine import Simulator
+from beffroi.simulator.models import DAY_MS, TICK_MS
 from beffroi.store import migrate
+from beffroi.timeutil import now_ms
 
 TERRITORY = TerritoryIn(
     code="nantes", name="Nantes Métropole (démo)", timezone="Europe/Paris", locale="fr",
     center=(-1.5536, 47.2184),
 )
+# A synthetic station that reports every tick: its latest reading tells where history stops.
+PROBE = ("urn:ngsi-ld:WeatherObserved:nantes:sim-0001", "temperature")
+SERVER_START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    days: float = 7.0
+    speed: float = 60.0
+    seed: int = 42
 
 
 def _data(name: str) -> bytes:
@@ -31,43 +66,130 @@ def _data(name: str) -> bytes:
     return gzip.decompress(raw) if name.endswith(".gz") else raw
 
 
-def prepare(database: Path, *, reset: bool, err: Console) -> str:
-    """Create (or reuse) the demo database; returns its URL."""
+def _bar(err: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=err)
+
+
+def _advance(bar: Progress, task: TaskID, n: int) -> None:
+    bar.advance(task, n)
+
+
+def prepare(database: Path, *, reset: bool, err: Console, seed: int = 42) -> str:
+    """Create (or reuse) the demo database with its assets; returns its URL."""
     if reset:
         for suffix in ("", "-wal", "-shm"):
             Path(str(database) + suffix).unlink(missing_ok=True)
     url = f"sqlite:///{database.resolve()}"
     services = build_services(load_settings(database_url=url))
-    migrate.upgrade(services.store)
-    _territory, created = services.registry.ensure_territory(TERRITORY)
-    if created:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      console=err) as bar:
-            for mapping_name, file in (
-                ("nantes-lamps", "nantes_lamps_by_cabinet.csv.gz"),
-                ("nantes-luminaires", "nantes_luminaires_sample.csv"),
-            ):
-                mapping = load_mapping(mapping_name)
-                data = _data(file)
-                task = bar.add_task(mapping_name, total=count_rows(mapping, data))
-                Importer(services.registry, TERRITORY.code, mapping).run(
-                    data, progress=lambda n, t=task: bar.advance(t, n)
-                )
-    services.store.dispose()
+    try:
+        migrate.upgrade(services.store)
+        _territory, created = services.registry.ensure_territory(TERRITORY)
+        if created:
+            with _bar(err) as bar:
+                for mapping_name, file in (
+                    ("nantes-lamps", "nantes_lamps_by_cabinet.csv.gz"),
+                    ("nantes-luminaires", "nantes_luminaires_sample.csv"),
+                ):
+                    mapping = load_mapping(mapping_name)
+                    data = _data(file)
+                    task = bar.add_task(mapping_name, total=count_rows(mapping, data))
+                    Importer(services.registry, TERRITORY.code, mapping).run(
+                        data, progress=partial(_advance, bar, task)
+                    )
+            placed = placement.place(services, TERRITORY.code, seed)
+            err.print(f"{placed} simulated assets placed around the city.")
+    finally:
+        services.store.dispose()
     return url
 
 
+def _history_end(services: Any) -> int | None:
+    """Where the stored history stops (the probe station's latest reading), if anywhere."""
+    body = services.telemetry.latest(TERRITORY.code, [PROBE[0]], repo.AssetFilter(), None, 10)
+    for item in body["items"]:
+        value = item["values"].get(PROBE[1])
+        if value is not None:
+            return int(datetime.fromisoformat(value["ts"].replace("Z", "+00:00")).timestamp()
+                       * 1000)
+    return None
+
+
+def backfill(services: Any, options: DemoOptions, err: Console) -> Simulator:
+    """Backfill the recent history that is missing; returns the simulator, at 'now'."""
+    end = now_ms()
+    start = end - int(options.days * DAY_MS)
+    stored_until = _history_end(services)
+    if stored_until is not None and stored_until > start:
+        start = stored_until
+    territory, assets = inventory.load(services, TERRITORY.code)
+    sim = Simulator(territory, assets, seed=options.seed, start_ms=start)
+    ticks = max(0, (end - sim.now_ms) // TICK_MS)
+    if ticks == 0:
+        return sim
+    sink = drivers.telemetry_sink(services.telemetry, TERRITORY.code)
+    with _bar(err) as bar:
+        task = bar.add_task(f"history ({ticks * TICK_MS / DAY_MS:.1f} days)", total=ticks)
+        report = drivers.backfill(sim, sink, end, progress=partial(_advance, bar, task))
+    err.print(f"{report.readings:,} readings backfilled in {report.seconds:.0f} s "
+              f"({report.rate:,.0f}/s).")
+    with err.status("Materialising hourly and daily rollups…"):
+        services.telemetry.materialise()
+    return sim
+
+
+def _stream(sim: Simulator, server: Any, base_url: str, speed: float, stop: threading.Event,
+            err: Console) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not server.started and not stop.is_set():
+        if time.monotonic() > deadline:
+            err.print("[red]The API did not start; no live stream.[/]")
+            return
+        stop.wait(0.05)
+    if stop.is_set():
+        return
+    sink = drivers.HttpSink(base_url, TERRITORY.code)
+    try:
+        drivers.live(sim, sink, stop, speed=speed)
+    finally:
+        sink.close()
+
+
 def run(database: Path, *, reset: bool, host: str, port: int, serve: bool, console: Console,
-        err: Console) -> None:
-    url = prepare(database, reset=reset, err=err)
+        err: Console, options: DemoOptions | None = None) -> None:
+    options = options or DemoOptions()
+    try:
+        url = prepare(database, reset=reset, err=err, seed=options.seed)
+        settings = load_settings(database_url=url, host=host, port=port)
+        services = build_services(settings)
+        sim = backfill(services, options, err)
+    except KeyboardInterrupt:
+        console.print("Interrupted; what was written so far is kept.")
+        return
     console.print(f"Demo territory [bold]nantes[/] ready in {database}.")
     if not serve:
+        services.store.dispose()
         return
     import uvicorn
 
-    settings = load_settings(database_url=url, host=host, port=port)
-    app = create_app(settings)
-    console.print(f"Open http://{host}:{port}/docs  (API: http://{host}:{port}/api/v1/"
-                  "territories/nantes/assets) — Ctrl-C to stop.")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    app = create_app(settings, services=services)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    stop = threading.Event()
+    streamer = threading.Thread(
+        target=_stream, args=(sim, server, f"http://{local}:{port}", options.speed, stop, err),
+        name="demo-live", daemon=True,
+    )
+    streamer.start()
+    console.print(f"Open http://{local}:{port}/docs  (live: http://{local}:{port}/api/v1/"
+                  f"territories/nantes/latest?type=WasteContainer) — simulated time runs "
+                  f"{options.speed:g}× real time — Ctrl-C to stop.", soft_wrap=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises SIGINT once it has shut down cleanly
+        pass
+    finally:
+        stop.set()
+        streamer.join(timeout=30)
+        services.store.dispose()
     console.print("Demo stopped.")

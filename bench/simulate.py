@@ -1,0 +1,203 @@
+"""Benchmark of the simulator's backfill: a 10,000-asset city, figures printed.
+
+    python bench/simulate.py [--days 3] [--dburl postgresql://...] [--http]
+
+Builds a territory of 10,000 assets in a realistic mix (mostly lamps that report on change,
+cabinets metering every 10 minutes, containers, parking, counters, stations, buildings,
+chargers), then measures:
+
+1. generation alone (no store): readings per second and per simulated day;
+2. the backfill through the in-process ingest pipeline into a fresh store, split into
+   generation and ingest time, extrapolated to a year;
+3. optionally (``--http``) the same through the HTTP API (uvicorn in a thread);
+4. what the issue's "dense" target (10,000 assets x one metric every 10 minutes for a year,
+   525.6 million readings) would take at the measured ingest rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from beffroi.app import build_services, create_app
+from beffroi.assets import repository as repo
+from beffroi.assets.models import TerritoryIn
+from beffroi.assets.service import footprint_columns
+from beffroi.settings import load_settings
+from beffroi.simulator import drivers, inventory, placement
+from beffroi.simulator.engine import Simulator
+from beffroi.simulator.models import DAY_MS, TICK_MS, PlacementPlan
+from beffroi.store import migrate
+from beffroi.timeutil import now_ms
+
+CODE = "benchville"
+CENTRE = (-1.5536, 47.2184)
+LAMPS, LAMPS_PER_CABINET = 8_100, 30  # 270 cabinets
+MIX = PlacementPlan(
+    waste_containers=800,
+    car_parks=15,
+    parking_spots=400,
+    traffic_counters=60,
+    air_stations=5,
+    weather_stations=5,
+    water_stations=15,
+    buildings=150,
+    ev_stations=180,
+)
+YEAR_DAYS = 365
+DENSE_READINGS = 10_000 * 6 * 24 * 365
+TARGET_S = 600
+
+
+def _lighting_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cabinets = LAMPS // LAMPS_PER_CABINET
+    side = int(cabinets**0.5) + 1
+    for c in range(cabinets):
+        lon = CENTRE[0] - 0.1 + 0.2 * (c % side) / side
+        lat = CENTRE[1] - 0.06 + 0.12 * (c // side) / side
+        geom = {"type": "Point", "coordinates": [lon, lat]}
+        rows.append(
+            {
+                "urn": f"urn:ngsi-ld:StreetlightControlCabinet:{CODE}:C{c}",
+                "type": "StreetlightControlCabinet",
+                "domain": "lighting",
+                "name": None,
+                "geometry": geom,
+                "properties": {},
+                "control_post": "lighting",
+                "operator": None,
+                **footprint_columns(geom),
+            }
+        )
+    return rows
+
+
+def _lamp_rows(cabinet_ids: dict[str, int]) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(LAMPS):
+        c = i // LAMPS_PER_CABINET
+        cab = cabinet_ids[f"urn:ngsi-ld:StreetlightControlCabinet:{CODE}:C{c}"]
+        geom = {
+            "type": "Point",
+            "coordinates": [
+                CENTRE[0] - 0.1 + (i % 97) * 0.002,
+                CENTRE[1] - 0.06 + (i // 97) * 0.0014,
+            ],
+        }
+        rows.append(
+            {
+                "urn": f"urn:ngsi-ld:Streetlight:{CODE}:C{c}-{i}",
+                "type": "Streetlight",
+                "domain": "lighting",
+                "name": None,
+                "geometry": geom,
+                "properties": {},
+                "control_post": "lighting",
+                "operator": None,
+                "parent_id": cab,
+                **footprint_columns(geom),
+            }
+        )
+    return rows
+
+
+def build(url: str) -> Any:
+    services = build_services(load_settings(database_url=url))
+    migrate.upgrade(services.store)
+    services.registry.create_territory(TerritoryIn(code=CODE, name="Bench", center=CENTRE))
+    tid = services.registry.territory_id(CODE)
+    cabinets = _lighting_rows()
+    with services.store.write() as conn:
+        repo.upsert_assets(conn, tid, cabinets, now_ms())
+        ids = repo.asset_ids(conn, tid, [r["urn"] for r in cabinets])
+        repo.upsert_assets(conn, tid, _lamp_rows(ids), now_ms())
+    placement.place(services, CODE, 42, MIX)
+    return services
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--days", type=float, default=3.0, help="days backfilled and timed")
+    parser.add_argument("--dburl", help="PostgreSQL URL (default: a temporary SQLite file)")
+    parser.add_argument("--http", action="store_true", help="also time one day over HTTP")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="beffroi-bench-"))
+    url = args.dburl or f"sqlite:///{tmp / 'bench.db'}"
+    services = build(url)
+    territory, assets = inventory.load(services, CODE)
+    print(f"store: {services.store.dialect}; {len(assets):,} assets")
+    start = now_ms() - int((args.days + 1.5) * DAY_MS)
+
+    sim = Simulator(territory, assets, seed=1, start_ms=start)
+    t0 = time.perf_counter()
+    generated = len(sim.run(sim.now_ms + DAY_MS))
+    gen_s = time.perf_counter() - t0
+    print(
+        f"1. generation only: {generated:,} readings per simulated day in {gen_s:.2f} s "
+        f"({generated / gen_s:,.0f} readings/s)"
+    )
+
+    sim = Simulator(territory, assets, seed=1, start_ms=start)
+    until = sim.now_ms + int(args.days * DAY_MS)
+    sink = drivers.telemetry_sink(services.telemetry, CODE)
+    report = drivers.backfill(sim, sink, until)
+    t0 = time.perf_counter()
+    services.telemetry.materialise()
+    rollup_s = time.perf_counter() - t0
+    per_day = report.readings / args.days
+    year_readings = per_day * YEAR_DAYS
+    year_s = year_readings / report.rate + rollup_s / args.days * YEAR_DAYS
+    print(
+        f"2. backfill in-process: {report.readings:,} readings in {report.seconds:.1f} s = "
+        f"{report.rate:,.0f} readings/s (rejected {report.rejected})"
+    )
+    print(
+        f"   where the time goes: generation {report.generate_s:.1f} s "
+        f"({report.generate_s / report.seconds:.0%}), ingest pipeline {report.ingest_s:.1f} s "
+        f"({report.ingest_s / report.seconds:.0%}); rollups afterwards {rollup_s:.1f} s"
+    )
+    print(
+        f"   a year of this city: {year_readings / 1e6:,.1f} M readings, about "
+        f"{year_s / 60:,.1f} min at this rate (target {TARGET_S / 60:.0f} min)"
+    )
+
+    if args.http:
+        import uvicorn
+
+        app = create_app(services.settings, services=services, background=False)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=8799, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        http = drivers.HttpSink("http://127.0.0.1:8799", CODE)
+        http_report = drivers.backfill(sim, http, sim.now_ms + DAY_MS)
+        http.close()
+        server.should_exit = True
+        thread.join()
+        print(
+            f"3. backfill over HTTP: {http_report.readings:,} readings in "
+            f"{http_report.seconds:.1f} s = {http_report.rate:,.0f} readings/s "
+            f"(ingest incl. HTTP {http_report.ingest_s:.1f} s)"
+        )
+
+    dense_s = DENSE_READINGS / report.rate
+    print(
+        f"4. dense target: {DENSE_READINGS / 1e6:,.1f} M readings would take "
+        f"{dense_s / 60:,.0f} min at {report.rate:,.0f}/s; 10 minutes needs "
+        f"{DENSE_READINGS / TARGET_S:,.0f} readings/s "
+        f"({DENSE_READINGS / TARGET_S / report.rate:.1f}x this store's ingest rate)"
+    )
+    assert TICK_MS == 600_000
+    services.store.dispose()
+
+
+if __name__ == "__main__":
+    main()
