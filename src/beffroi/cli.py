@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -20,6 +23,7 @@ app = typer.Typer(
     help="Beffroi: the urban hypervision platform a territory owns.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold database passwords
 )
 db_app = typer.Typer(help="Database schema: create, migrate, inspect.", no_args_is_help=True)
 territory_app = typer.Typer(help="Territories (tenants): create and list.", no_args_is_help=True)
@@ -52,15 +56,30 @@ def _root(
     state.database_url = database_url
 
 
-def _services(upgrade: bool = True) -> Any:
+@contextmanager
+def _services(upgrade: bool = True) -> Iterator[Any]:
+    """The services of one command, on a migrated store that is closed at the end."""
     from beffroi.app import build_services
     from beffroi.store import migrate
 
-    settings = state.settings()
-    services = build_services(settings)
-    if upgrade:
-        migrate.upgrade(services.store)
-    return services
+    services = build_services(state.settings())
+    try:
+        if upgrade:
+            migrate.upgrade(services.store)
+        yield services
+    finally:
+        services.store.dispose()
+
+
+@contextmanager
+def _store() -> Iterator[Any]:
+    from beffroi.store import open_store
+
+    store = open_store(state.settings().database_url)
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 @app.command()
@@ -72,25 +91,26 @@ def version() -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Create or migrate the schema to the latest version."""
-    from beffroi.store import migrate, open_store
+    from beffroi.store import migrate
 
-    settings = state.settings()
-    store = open_store(settings.database_url)
-    before, after = migrate.upgrade(store, revision)
-    if before == after:
-        console.print(f"Schema already at revision {after} ({store.dialect}).")
-    else:
-        console.print(f"Schema migrated from {before or 'empty'} to {after} ({store.dialect}).")
+    with _store() as store:
+        before, after = migrate.upgrade(store, revision)
+        if before == after:
+            console.print(f"Schema already at revision {after} ({store.dialect}).")
+        else:
+            console.print(
+                f"Schema migrated from {before or 'empty'} to {after} ({store.dialect})."
+            )
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Show the schema revision of the database and the latest one."""
-    from beffroi.store import migrate, open_store
+    from beffroi.store import migrate
 
-    store = open_store(state.settings().database_url)
-    console.print(f"database: {migrate.current_revision(store) or 'empty'}; "
-                  f"latest: {migrate.head_revision()}")
+    with _store() as store:
+        console.print(f"database: {migrate.current_revision(store) or 'empty'}; "
+                      f"latest: {migrate.head_revision()}")
 
 
 @territory_app.command("create")
@@ -103,46 +123,35 @@ def territory_create(
     """Create a territory (a collectivity; the tenant every asset belongs to)."""
     from beffroi.assets.models import TerritoryIn
 
-    services = _services()
-    territory = services.registry.create_territory(
-        TerritoryIn(code=code, name=name, timezone=timezone, locale=locale)
-    )
+    with _services() as services:
+        territory = services.registry.create_territory(
+            TerritoryIn(code=code, name=name, timezone=timezone, locale=locale)
+        )
     console.print(f"Territory [bold]{territory.code}[/] created ({territory.timezone}).")
 
 
 @territory_app.command("list")
 def territory_list() -> None:
     """List territories."""
-    services = _services()
     table = Table("code", "name", "time zone", "locale")
     cursor = None
-    while True:
-        page = services.registry.list_territories(cursor, 1000)
-        for t in page.items:
-            table.add_row(t.code, t.name, t.timezone, t.locale)
-        if not page.next_cursor:
-            break
-        cursor = page.next_cursor
+    with _services() as services:
+        while True:
+            page = services.registry.list_territories(cursor, 1000)
+            for t in page.items:
+                table.add_row(t.code, t.name, t.timezone, t.locale)
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
     console.print(table)
 
 
-@app.command("import")
-def import_(
-    mapping: Annotated[str, typer.Argument(help="Shipped mapping name or a .toml file.")],
-    file: Annotated[Path, typer.Argument(help="CSV or GeoJSON file to import.", exists=True,
-                                         dir_okay=False)],
-    territory: Annotated[str, typer.Option("--territory", "-t", help="Territory code.")],
-    create: Annotated[bool, typer.Option(help="Create the territory if missing.")] = True,
-    problems: Annotated[int, typer.Option(help="How many problems to print.")] = 20,
-) -> None:
-    """Import an inventory (and its readings) from CSV or GeoJSON with a column mapping."""
-    from beffroi.assets.importer import Importer, count_rows, load_mapping
+def _import(services: Any, spec: Any, file: Path, territory: str, create: bool) -> Any:
+    from beffroi.assets.importer import Importer, count_rows
     from beffroi.assets.models import TerritoryIn
     from beffroi.store.schema import import_runs
     from beffroi.timeutil import now_ms
 
-    spec = load_mapping(mapping)
-    services = _services()
     if create:
         services.registry.ensure_territory(TerritoryIn(code=territory, name=territory.title()))
 
@@ -167,6 +176,24 @@ def import_(
             started_ms=started, finished_ms=now_ms(), counts=report.counts(),
             problems=[p.to_dict() for p in report.problems[:100]],
         ))
+    return report
+
+
+@app.command("import")
+def import_(
+    mapping: Annotated[str, typer.Argument(help="Shipped mapping name or a .toml file.")],
+    file: Annotated[Path, typer.Argument(help="CSV or GeoJSON file to import.", exists=True,
+                                         dir_okay=False)],
+    territory: Annotated[str, typer.Option("--territory", "-t", help="Territory code.")],
+    create: Annotated[bool, typer.Option(help="Create the territory if missing.")] = True,
+    problems: Annotated[int, typer.Option(help="How many problems to print.")] = 20,
+) -> None:
+    """Import an inventory (and its readings) from CSV or GeoJSON with a column mapping."""
+    from beffroi.assets.importer import load_mapping
+
+    spec = load_mapping(mapping)
+    with _services() as services:
+        report = _import(services, spec, file, territory, create)
     console.print(
         f"{report.rows} rows: {report.created} assets created, {report.updated} updated, "
         f"{report.unchanged} unchanged"
@@ -198,8 +225,8 @@ def mappings() -> None:
 @app.command()
 def rollups() -> None:
     """Materialise hourly and daily rollups now (the server also does it periodically)."""
-    services = _services()
-    report = services.telemetry.materialise()
+    with _services() as services:
+        report = services.telemetry.materialise()
     console.print(f"{report.hours_advanced} hours advanced, {report.dirty_buckets} late buckets "
                   f"recomputed, {report.days} day rollups written.")
 
@@ -214,13 +241,15 @@ def serve(
 
     from beffroi.app import create_app
 
-    services = _services()
-    settings = services.settings
-    app_ = create_app(settings, services=services)
-    host = host or settings.host
-    port = port or settings.port
-    console.print(f"Beffroi API on http://{host}:{port}/docs")
-    uvicorn.run(app_, host=host, port=port, log_level=settings.log_level.lower())
+    with _services() as services:
+        settings = services.settings
+        app_ = create_app(settings, services=services)
+        host = host or settings.host
+        port = port or settings.port
+        console.print(f"Beffroi API on http://{host}:{port}/docs")
+        # A second Ctrl-C during uvicorn's graceful shutdown must not print a traceback.
+        with suppress(KeyboardInterrupt):
+            uvicorn.run(app_, host=host, port=port, log_level=settings.log_level.lower())
 
 
 @app.command()
@@ -232,12 +261,108 @@ def demo(
         "beffroi-demo.db"
     ),
     serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the API.")] = True,
+    days: Annotated[float, typer.Option(min=0, help="Days of history to backfill.")] = 3.0,
+    speed: Annotated[float, typer.Option(
+        min=0.01, help="Live stream: simulated seconds per real second.")] = 60.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated city.")] = 42,
 ) -> None:
-    """Create the demo territory (real Nantes lighting inventory) and serve it."""
+    """The whole platform in one command: the Nantes demo territory (real lighting inventory
+    and simulated equipment), recent history, the API and a live stream of readings."""
     from beffroi import demo as demo_mod
 
     demo_mod.run(database, reset=reset, host=host, port=port, serve=serve_, console=console,
-                 err=err)
+                 err=err, options=demo_mod.DemoOptions(days=days, speed=speed, seed=seed))
+
+
+@app.command()
+def simulate(
+    territory: Annotated[str, typer.Option("--territory", "-t", help="Territory code.")],
+    backfill: Annotated[str | None, typer.Option(
+        help="Write this much history (365d, 12h…) before --until, in-process, as fast as the "
+             "store takes it.")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="ISO 8601 end: of the backfill, or of the live stream (default: now, and "
+             "until Ctrl-C).")] = None,
+    live: Annotated[bool | None, typer.Option(
+        "--live/--no-live", help="Stream live readings to --url (default: when no --backfill; "
+        "after the backfill when given).")] = None,
+    url: Annotated[str | None, typer.Option(
+        help="Base URL of the running API the live stream posts to "
+             "(default: http://HOST:PORT of the settings).")] = None,
+    speed: Annotated[float, typer.Option(
+        min=0.01, help="Live: simulated seconds per real second (60: an hour a minute).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same city.")] = 42,
+    faults: Annotated[str | None, typer.Option(
+        help="Inject faults: silent=0.01,stuck=0.01,out_of_range=0.001 (shares of assets; "
+             "out_of_range: of readings).")] = None,
+) -> None:
+    """Generate realistic readings for the assets of a territory (see docs/simulator.md)."""
+    import threading
+
+    from beffroi.errors import ConfigError
+    from beffroi.simulator import drivers, inventory
+    from beffroi.simulator.engine import Simulator
+    from beffroi.simulator.models import TICK_MS, FaultSpec
+    from beffroi.timeutil import TimestampError, now_ms, parse_ts, to_iso
+
+    try:
+        end = parse_ts(until) if until else None
+        span = drivers.parse_duration(backfill) if backfill else None
+    except (TimestampError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+    spec = FaultSpec.parse(faults)
+    with _services() as services:
+        info, assets = inventory.load(services, territory)
+        start = (end or now_ms()) - span if span else now_ms()
+        sim = Simulator(info, assets, seed=seed, start_ms=start, faults=spec)
+        if not sim.assets:
+            raise ConfigError(f"territory {territory!r} has no asset of a simulated type")
+        console.print(f"{len(sim.assets):,} assets of {territory} simulated from "
+                      f"{to_iso(sim.now_ms)} (seed {seed}).")
+        if span:
+            stop_ms = end or now_ms()
+            ticks = max(0, (stop_ms - sim.now_ms) // TICK_MS)
+            sink = drivers.telemetry_sink(services.telemetry, territory)
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), console=err) as bar:
+                task = bar.add_task("backfill (ticks of 10 min)", total=ticks)
+                report = drivers.backfill(sim, sink, stop_ms,
+                                          progress=lambda n: bar.advance(task, n))
+            console.print(
+                f"{report.readings:,} readings ({report.stored:,} stored, {report.rejected:,} "
+                f"rejected) in {report.seconds:.1f} s: {report.rate:,.0f} readings/s "
+                f"(generation {report.generate_s:.1f} s, ingest {report.ingest_s:.1f} s)."
+            )
+            with err.status("Materialising rollups…"):
+                services.telemetry.materialise()
+        stream = live if live is not None else span is None
+        if stream:
+            base = url or f"http://{services.settings.host}:{services.settings.port}"
+            http = drivers.HttpSink(base, territory)
+            stop = threading.Event()
+            console.print(f"Streaming to {base} at {speed:g}× real time — Ctrl-C to stop.")
+            with err.status("live") as status:
+                def shown(r: drivers.RunReport) -> None:
+                    status.update(f"simulated time {to_iso(sim.now_ms)}: {r.readings:,} readings "
+                                  f"sent, {r.stored:,} stored, {r.rejected:,} rejected")
+                streamed: drivers.RunReport | None = None
+                try:
+                    streamed = drivers.live(sim, http, stop, speed=speed, until_ms=end,
+                                            on_batch=shown)
+                except KeyboardInterrupt:
+                    stop.set()
+                finally:
+                    http.close()
+            if streamed is not None:
+                console.print(f"{streamed.readings:,} live readings sent, {streamed.stored:,} "
+                              "stored.")
+        for fault in sim.faults.injected[:20]:
+            console.print(f"  fault {fault.kind} from {to_iso(fault.onset_ms)}: {fault.asset}",
+                          markup=False)
+        if len(sim.faults.injected) > 20:
+            console.print(f"  … and {len(sim.faults.injected) - 20} more injected faults")
+        if sim.faults.out_of_range_count:
+            console.print(f"  {sim.faults.out_of_range_count:,} out-of-range values injected")
 
 
 def main() -> None:
@@ -248,6 +373,12 @@ def main() -> None:
         err.print(f"[red]error:[/] {exc.message}", markup=True)
         for d in exc.details:
             err.print(f"  {d}", markup=False)
+        sys.exit(2)
+    except ValidationError as exc:  # a value given on the command line failed validation
+        err.print(f"[red]error:[/] invalid {exc.title.removesuffix('In').lower()}", markup=True)
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "value"
+            err.print(f"  {where}: {e['msg']}", markup=False)
         sys.exit(2)
 
 
