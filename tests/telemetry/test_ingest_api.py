@@ -205,3 +205,22 @@ def test_declared_series(client: TestClient, town: str) -> None:
 def test_future_limit_follows_the_clock(client: TestClient, town: str) -> None:
     r = post(client, [reading(ts=now_ms() + 3_600_000)])
     assert r.status_code == 200
+
+
+def test_errors_keep_their_index_when_cached_and_new_series_mix(
+    client: TestClient, town: str
+) -> None:
+    """Readings of cached series are checked first, the others after their series are looked
+    up: the errors still name each reading's place in the batch, in order."""
+    assert post(client, [reading()]).status_code == 200  # activePower is now cached
+    batch = [
+        reading(metric="powerState", value="on"),          # 0: new series, good
+        reading(ts=1_704_402_060_000, value="high"),        # 1: cached series, bad value
+        reading(metric="powerState", value=7),              # 2: new series, bad value
+        reading(ts=1_704_402_120_000),                      # 3: cached, good
+        reading(asset="urn:ngsi-ld:Streetlight:testville:nope"),  # 4: unknown asset
+    ]
+    body = post(client, batch).json()
+    assert (body["stored"], body["rejected"]) == (2, 3)
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [
+        (1, "value"), (2, "value"), (4, "asset")]

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as dtime
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import Connection, text
 
 from beffroi.store import partitions
@@ -56,11 +58,14 @@ def ceil_hour(ts_ms: int) -> int:
 # Write path
 
 
+_SERIES_TIME = itemgetter(0, 1)
+
+
 def write_observations(store: Store, rows: Sequence[Row]) -> WriteResult:
     """Store readings; a reading whose (series, time) is already stored is ignored."""
     if not rows:
         return WriteResult(0, 0)
-    ordered = sorted(rows, key=lambda r: (r[0], r[1]))
+    ordered = sorted(rows, key=_SERIES_TIME)
     min_ts = min(r[1] for r in ordered)
     max_ts = max(r[1] for r in ordered)
     partitions.ensure_range(store, min_ts, max_ts)
@@ -92,12 +97,26 @@ def read_rollup_state(
     return (None if until is None else int(until), None if pending is None else int(pending))
 
 
+# SQLite: the rows of a batch as one JSON array parameter. "WHERE true" lets the parser tell
+# the upsert's ON CONFLICT from a join constraint.
+_SQLITE_ROWS = (
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true"
+)
+
+
+def _json_rows(rows: Sequence[Row]) -> str:
+    return orjson.dumps(rows).decode()
+
+
 def _insert(store: Store, conn: Connection, rows: Sequence[Row]) -> int:
     if store.is_sqlite:
+        # One statement over a JSON array of rows: about twice as fast as executemany, which
+        # steps the statement (and re-takes the GIL) once per row.
         result = conn.exec_driver_sql(
-            "INSERT INTO observations (series_id, ts_ms, value, text) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            list(rows),
+            "INSERT INTO observations (series_id, ts_ms, value, text) " + _SQLITE_ROWS
+            + " ON CONFLICT DO NOTHING",
+            (_json_rows(rows),),
         )
         return int(result.rowcount)
     cols = list(zip(*rows, strict=True))
@@ -117,8 +136,8 @@ def _upsert_latest(store: Store, conn: Connection, rows: Sequence[Row]) -> None:
     )
     if store.is_sqlite:
         conn.exec_driver_sql(
-            "INSERT INTO latest (series_id, ts_ms, value, text) VALUES (?, ?, ?, ?) " + tail,
-            list(rows),
+            "INSERT INTO latest (series_id, ts_ms, value, text) " + _SQLITE_ROWS + " " + tail,
+            (_json_rows(rows),),
         )
         return
     cols = list(zip(*rows, strict=True))

@@ -70,17 +70,21 @@ def parse_batch(body: bytes, max_readings: int) -> list[Any]:
 def validate(
     readings: list[Any],
     resolve: dict[tuple[str, str], SeriesRef],
-    unknown: dict[tuple[str, str], tuple[str, str]],
+    unknown: dict[tuple[str, str], tuple[str, str]] | None,
     min_ts: int,
     max_ts: int,
-) -> tuple[list[tuple[int, int, float | None, str | None]], list[Rejection]]:
-    """Check every reading; return storable rows and the rejections (index, field, reason).
+) -> tuple[list[tuple[int, int, float | None, str | None]], list[Rejection], list[int]]:
+    """Check every reading; return storable rows, the rejections (index, field, reason) and
+    the indexes of readings whose (asset, metric) is not in ``resolve``.
 
-    ``unknown`` gives, for (asset, metric) pairs that did not resolve, the field to blame and
-    the reason.
+    ``unknown`` gives, for (asset, metric) pairs known not to resolve, the field to blame and
+    the reason; with ``unknown=None`` the readings missing from ``resolve`` are only listed, so
+    that the caller resolves just those (the common batch is all in the cache) and checks them
+    again.
     """
     rows: list[tuple[int, int, float | None, str | None]] = []
     rejected: list[Rejection] = []
+    missed: list[int] = []
     memo: dict[Any, int] = {}
     append = rows.append
     for i, r in enumerate(readings):
@@ -106,11 +110,16 @@ def validate(
             continue
         ref = resolve.get((asset, metric))
         if ref is None:
+            if unknown is None:
+                missed.append(i)
+                continue
             where, why = unknown.get((asset, metric), ("asset", "unknown asset"))
             rejected.append(Rejection(i, where, why, f"unknown_{where}"))
             continue
         raw_ts = r.get("ts")
-        ts = memo.get(raw_ts) if type(raw_ts) is str else None
+        tt = type(raw_ts)
+        # epoch ms is the common case of devices (type() excludes bool); ISO text is memoised
+        ts = raw_ts if tt is int else memo.get(raw_ts) if tt is str else None
         if ts is None:
             if raw_ts is None:
                 rejected.append(Rejection(i, "ts", "timestamp required", "missing_ts"))
@@ -168,7 +177,7 @@ def validate(
                     "wrong_kind",
                 )
             )
-    return rows, rejected
+    return rows, rejected, missed
 
 
 def _kind(value: Any) -> str:

@@ -98,12 +98,16 @@ class Telemetry:
     def ingest_readings(self, code: str, readings: list[Any]) -> IngestReport:
         tid = self._territory_id(code)
         cache = self.cache.get(tid)
-        unknown = self._resolve(tid, readings, cache)
-        now = now_ms()
-        rows, rejected = validate(
-            readings, cache, unknown, self.settings.min_timestamp_ms,
-            now + self.settings.max_future_ms,
-        )
+        lo, hi = self.settings.min_timestamp_ms, now_ms() + self.settings.max_future_ms
+        rows, rejected, missed = validate(readings, cache, None, lo, hi)
+        if missed:  # series not cached yet: look them up (or create them) and check again
+            again = [readings[i] for i in missed]
+            unknown = self._resolve(tid, again, cache)
+            more, rejected_again, _ = validate(again, cache, unknown, lo, hi)
+            rows.extend(more)
+            for r in rejected_again:
+                r.index = missed[r.index]
+            rejected = sorted(rejected + rejected_again, key=lambda r: r.index)
         result = ts_store.write_observations(self.store, rows)
         return IngestReport(len(readings), len(rows), result.stored, rejected)
 
