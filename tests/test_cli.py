@@ -86,3 +86,26 @@ def test_errors_are_one_clear_message_and_exit_2(db_url: str, args: list[str],
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "error:" in proc.stderr and words in proc.stderr
+
+
+def test_territories_get_the_configured_time_zone(db_url: str, monkeypatch: pytest.MonkeyPatch
+                                                  ) -> None:
+    monkeypatch.setenv("BEFFROI_TIMEZONE", "Europe/London")
+    run(db_url, "territory", "create", "edinburgh", "--name", "Edinburgh")
+    run(db_url, "territory", "create", "nantes", "--name", "Nantes", "--timezone", "Europe/Paris")
+    listing = run(db_url, "territory", "list")
+    assert "Europe/London" in listing and "Europe/Paris" in listing
+
+
+def test_a_file_in_the_wrong_encoding_is_one_clear_error(db_url: str, tmp_path: Path) -> None:
+    file = tmp_path / "latin1.csv"
+    file.write_bytes("numero,nom_voie\nEP1,Rue de l'Église\n".encode("latin-1"))
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "beffroi.cli", "--database-url", db_url, "import",
+         "nantes-luminaires", str(file), "-t", "nantes"],
+        capture_output=True, text=True, cwd=repo, timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "line 2: the file is not utf-8" in proc.stderr and "encoding" in proc.stderr

@@ -27,7 +27,7 @@ log = logging.getLogger("beffroi")
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
     store = store or open_store(settings.database_url)
-    registry = Registry(store)
+    registry = Registry(store, settings.timezone)
     telemetry = Telemetry(store, registry, settings)
     return Services(settings=settings, store=store, registry=registry, telemetry=telemetry)
 

@@ -117,15 +117,17 @@ def db_current() -> None:
 def territory_create(
     code: str,
     name: Annotated[str, typer.Option(help="Display name.")],
-    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "Europe/Paris",
+    timezone: Annotated[str | None, typer.Option(
+        help="IANA time zone (default: the timezone setting, Europe/Paris).")] = None,
     locale: Annotated[str, typer.Option(help="fr or en.")] = "fr",
 ) -> None:
     """Create a territory (a collectivity; the tenant every asset belongs to)."""
     from beffroi.assets.models import TerritoryIn
 
+    zone = {"timezone": timezone} if timezone else {}
     with _services() as services:
         territory = services.registry.create_territory(
-            TerritoryIn(code=code, name=name, timezone=timezone, locale=locale)
+            TerritoryIn(code=code, name=name, locale=locale, **zone)
         )
     console.print(f"Territory [bold]{territory.code}[/] created ({territory.timezone}).")
 
@@ -146,14 +148,17 @@ def territory_list() -> None:
     console.print(table)
 
 
-def _import(services: Any, spec: Any, file: Path, territory: str, create: bool) -> Any:
+def _import(services: Any, spec: Any, file: Path, territory: str, create: bool,
+            timezone: str | None) -> Any:
     from beffroi.assets.importer import Importer, count_rows
     from beffroi.assets.models import TerritoryIn
     from beffroi.store.schema import import_runs
     from beffroi.timeutil import now_ms
 
     if create:
-        services.registry.ensure_territory(TerritoryIn(code=territory, name=territory.title()))
+        zone = {"timezone": timezone} if timezone else {}
+        services.registry.ensure_territory(
+            TerritoryIn(code=territory, name=territory.title(), **zone))
 
     def sink(readings: list[dict[str, Any]]) -> tuple[int, int, list[tuple[int, str, str]]]:
         rep = services.telemetry.ingest_readings(territory, readings)
@@ -186,6 +191,9 @@ def import_(
                                          dir_okay=False)],
     territory: Annotated[str, typer.Option("--territory", "-t", help="Territory code.")],
     create: Annotated[bool, typer.Option(help="Create the territory if missing.")] = True,
+    timezone: Annotated[str | None, typer.Option(
+        help="Time zone of a territory created by this import (default: the timezone "
+             "setting).")] = None,
     problems: Annotated[int, typer.Option(help="How many problems to print.")] = 20,
 ) -> None:
     """Import an inventory (and its readings) from CSV or GeoJSON with a column mapping."""
@@ -193,7 +201,7 @@ def import_(
 
     spec = load_mapping(mapping)
     with _services() as services:
-        report = _import(services, spec, file, territory, create)
+        report = _import(services, spec, file, territory, create, timezone)
     console.print(
         f"{report.rows} rows: {report.created} assets created, {report.updated} updated, "
         f"{report.unchanged} unchanged"

@@ -195,3 +195,43 @@ def test_types_catalogue(client: TestClient) -> None:
     assert required <= set(types)
     assert {"metric": "pm10", "unit": "GQ"}.items() <= next(
         m for m in types["AirQualityObserved"]["metrics"] if m["metric"] == "pm10").items()
+
+
+def test_a_deleted_territory_is_gone_for_ingest_and_latest(client: TestClient, town: str) -> None:
+    """Even when the store reuses its id for the next territory (SQLite does)."""
+    assert client.post(f"{town}/assets", json=lamp("L1")).status_code == 201
+    reading = {"asset": "urn:ngsi-ld:Streetlight:testville:L1", "metric": "activePower",
+               "ts": 1_704_402_000_000, "value": 5}
+    assert client.post(f"{town}/observations", json=[reading]).status_code == 200
+    assert client.delete(town).status_code == 204
+    assert client.post(f"{API}/territories", json={"code": "other", "name": "O"}
+                       ).status_code == 201
+    assert client.post(f"{API}/territories/other/assets",
+                       json=lamp("L1") | {"id": "urn:ngsi-ld:Streetlight:other:L1"}
+                       ).status_code == 201
+    assert client.post(f"{town}/observations", json=[reading]).status_code == 404
+    assert client.get(f"{town}/latest").status_code == 404
+
+
+@pytest.mark.parametrize("field", ["name", "timezone", "locale"])
+def test_territory_fields_cannot_be_nulled(client: TestClient, town: str, field: str) -> None:
+    r = client.patch(town, json={field: None})
+    assert r.status_code == 422
+    assert r.json()["details"][0]["field"] == field
+
+
+@pytest.mark.parametrize("field", ["domain", "geometry"])
+def test_asset_required_fields_cannot_be_nulled(client: TestClient, town: str,
+                                                field: str) -> None:
+    assert client.post(f"{town}/assets", json=lamp("L1")).status_code == 201
+    r = client.patch(f"{town}/assets/urn:ngsi-ld:Streetlight:testville:L1", json={field: None})
+    assert r.status_code == 422
+    assert r.json()["details"][0]["field"] == field
+
+
+@pytest.mark.parametrize("body", [{}, {"assets": []}, {"assets": ["x"], "extra": 1}])
+def test_latest_query_needs_a_list_of_assets(client: TestClient, town: str,
+                                             body: dict[str, Any]) -> None:
+    r = client.post(f"{town}/latest/query", json=body)
+    assert r.status_code == 422
+    assert r.json()["details"][0]["field"] in ("assets", "extra")

@@ -224,3 +224,16 @@ def test_errors_keep_their_index_when_cached_and_new_series_mix(
     assert (body["stored"], body["rejected"]) == (2, 3)
     assert [(e["index"], e["field"]) for e in body["errors"]] == [
         (1, "value"), (2, "value"), (4, "asset")]
+
+
+def test_same_series_and_time_twice_in_a_batch_latest_agrees_with_history(
+    client: TestClient, town: str
+) -> None:
+    body = post(client, [reading(ts=1_704_402_000_000, value=1),
+                         reading(ts=1_704_402_000_000, value=2)]).json()
+    assert (body["stored"], body["duplicates"]) == (1, 1)
+    raw = client.get(f"{API}/assets/{URN}/series/activePower/history",
+                     params={"from": "2024-01-04T00:00:00Z", "to": "2024-01-06T00:00:00Z"}).json()
+    latest = client.get(f"{API}/latest", params={"asset": URN}).json()
+    assert [p["value"] for p in raw["points"]] == [1]
+    assert latest["items"][0]["values"]["activePower"]["value"] == 1

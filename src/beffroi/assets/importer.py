@@ -255,7 +255,16 @@ def _convert(spec: FieldSpec, row: dict[str, Any], name: str) -> Any:
 def _read_rows(mapping: Mapping, data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line or feature number, row) pairs; a GeoJSON feature's geometry is under '@feature'."""
     if mapping.format == "csv":
-        text = data.decode(mapping.encoding)
+        try:
+            text = data.decode(mapping.encoding)
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise MappingError(
+                f"line {line}: the file is not {mapping.encoding} text (byte {exc.start}); "
+                "set 'encoding' in the mapping (for example 'latin-1' or 'cp1252')"
+            ) from exc
+        except LookupError as exc:
+            raise MappingError(f"unknown encoding {mapping.encoding!r} in the mapping") from exc
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=mapping.delimiter)
         header = next(reader, None)
         if header is None:

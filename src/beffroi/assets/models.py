@@ -72,6 +72,13 @@ class TerritoryPatch(Strict):
 
     _zone = field_validator("timezone")(TerritoryIn._zone.__func__)  # type: ignore[attr-defined]
 
+    @field_validator("name", "timezone", "locale", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null (leave the field out to keep it)")
+        return value
+
 
 class Territory(BaseModel):
     code: str

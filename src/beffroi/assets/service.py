@@ -74,8 +74,9 @@ def footprint_columns(geom: dict[str, Any]) -> dict[str, float]:
 class Registry:
     """Territories, assets and series of one installation."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, default_timezone: str = "Europe/Paris") -> None:
         self.store = store
+        self.default_timezone = default_timezone  # of territories created without one
         # Called with a territory id whenever assets or series change, so that caches built
         # on them (the ingest path's series cache) can forget that territory.
         self.listeners: list[Any] = []
@@ -105,8 +106,9 @@ class Registry:
 
     def create_territory(self, data: TerritoryIn) -> Territory:
         now = now_ms()
+        zone = data.timezone if "timezone" in data.model_fields_set else self.default_timezone
         values = {
-            "code": data.code, "name": data.name, "timezone": data.timezone,
+            "code": data.code, "name": data.name, "timezone": zone,
             "locale": data.locale, "created_ms": now, "updated_ms": now,
             "center_lon": data.center[0] if data.center else None,
             "center_lat": data.center[1] if data.center else None,
@@ -214,6 +216,11 @@ class Registry:
         for key in ("name", "domain", "control_post", "operator", "contract"):
             if key in given:
                 values[key] = given[key]
+        for key in ("domain", "geometry"):
+            if key in given and given[key] is None:
+                raise ValidationFailed(
+                    f"{key} cannot be removed", [field_error(key, "required, cannot be null")]
+                )
         if "geometry" in given:
             if given["geometry"] is None:
                 raise ValidationFailed(

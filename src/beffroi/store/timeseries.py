@@ -71,7 +71,9 @@ def write_observations(store: Store, rows: Sequence[Row]) -> WriteResult:
     partitions.ensure_range(store, min_ts, max_ts)
     newest: dict[int, Row] = {}
     for row in ordered:  # ascending time within a series: the last one seen is the newest
-        newest[row[0]] = row
+        seen = newest.get(row[0])
+        if seen is None or row[1] > seen[1]:  # equal times: the first is stored, so kept
+            newest[row[0]] = row
     with store.write() as conn:
         until, pending = read_rollup_state(store, conn, lock="share")
         stored = _insert(store, conn, ordered)

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from beffroi.api.deps import Cursor, TelemetryDep, parse_time_param
 from beffroi.api.responses import JSONBody
 from beffroi.assets.api import asset_filter
+from beffroi.errors import ValidationFailed, field_error
 from beffroi.timeutil import now_ms
 
 router = APIRouter()
@@ -66,7 +67,13 @@ def latest(
              summary="Latest values for a list of assets given in the body")
 def latest_query(code: str, body: dict[str, list[str]], telemetry: TelemetryDep
                  ) -> JSONBody:
-    urns = body.get("assets", [])
+    urns = body.get("assets")
+    if not urns or set(body) != {"assets"}:
+        field = sorted(set(body) - {"assets"})[0] if set(body) - {"assets"} else "assets"
+        raise ValidationFailed("a list of asset URNs expected", [field_error(
+            field, "unknown field" if field != "assets" else "1 to 5000 asset URNs required")])
+    if len(urns) > 5000:
+        raise ValidationFailed("too many assets", [field_error("assets", "at most 5000")])
     flt = asset_filter(None, None, None, None)
     return JSONBody(telemetry.latest(code, urns, flt, None, 5000))
 

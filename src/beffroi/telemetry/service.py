@@ -74,7 +74,7 @@ class Telemetry:
         self.registry = registry
         self.settings = settings
         self.cache = SeriesCache()
-        registry.listeners.append(self.cache.forget)
+        registry.listeners.append(self._forget_territory_id)
         self._territories: dict[str, int] = {}
 
     def _territory_id(self, code: str) -> int:
@@ -84,10 +84,11 @@ class Telemetry:
             self._territories[code] = tid
         return tid
 
-    def forget_territory(self, code: str) -> None:
-        tid = self._territories.pop(code, None)
-        if tid is not None:
-            self.cache.forget(tid)
+    def _forget_territory_id(self, territory_id: int) -> None:
+        """The registry changed this territory (assets, series, or its deletion)."""
+        self.cache.forget(territory_id)
+        for code in [c for c, t in self._territories.items() if t == territory_id]:
+            del self._territories[code]
 
     # --- ingest --------------------------------------------------------------------------------
 
