@@ -7,8 +7,11 @@ cabinets metering every 10 minutes, containers, parking, counters, stations, bui
 chargers), then measures:
 
 1. generation alone (no store): readings per second and per simulated day;
-2. the backfill through the in-process ingest pipeline into a fresh store, split into
-   generation and ingest time, extrapolated to a year;
+2. the backfill straight into the store (what ``beffroi simulate --backfill`` and ``beffroi
+   demo`` use: the simulator's columns, checked in bulk, written by the same idempotent write
+   as the ingest path), split into generation and write time, extrapolated to a year; on
+   SQLite, first (2a) the same through the per-reading ingest pipeline (dicts, validation)
+   into another fresh store, for comparison;
 3. optionally (``--http``) the same through the HTTP API (uvicorn in a thread);
 4. what the issue's "dense" target (10,000 assets x one metric every 10 minutes for a year,
    525.6 million readings) would take at the measured ingest rate.
@@ -125,6 +128,8 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=3.0, help="days backfilled and timed")
     parser.add_argument("--dburl", help="PostgreSQL URL (default: a temporary SQLite file)")
     parser.add_argument("--http", action="store_true", help="also time one day over HTTP")
+    parser.add_argument("--no-compare", action="store_true",
+                        help="skip 2a, the per-reading ingest path on another store")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="beffroi-bench-"))
     url = args.dburl or f"sqlite:///{tmp / 'bench.db'}"
@@ -144,8 +149,20 @@ def main() -> None:
 
     sim = Simulator(territory, assets, seed=1, start_ms=start)
     until = sim.now_ms + int(args.days * DAY_MS)
-    sink = drivers.telemetry_sink(services.telemetry, CODE)
-    report = drivers.backfill(sim, sink, until)
+    # the per-reading ingest path, on its own fresh store, for comparison
+    if not args.dburl and not args.no_compare:
+        other = build(f"sqlite:///{tmp / 'ingest-path.db'}")
+        o_territory, o_assets = inventory.load(other, CODE)
+        o_sim = Simulator(o_territory, o_assets, seed=1, start_ms=start)
+        o_report = drivers.backfill(o_sim, drivers.telemetry_sink(other.telemetry, CODE), until)
+        other.store.dispose()
+        print(
+            f"2a. backfill through the per-reading ingest pipeline (dicts, validation): "
+            f"{o_report.readings:,} readings in {o_report.seconds:.1f} s = "
+            f"{o_report.rate:,.0f} readings/s"
+        )
+    sink = drivers.StoreSink(services.telemetry, CODE, sim.urns)
+    report = drivers.backfill_store(sim, sink, until)
     t0 = time.perf_counter()
     services.telemetry.materialise()
     rollup_s = time.perf_counter() - t0
@@ -153,7 +170,8 @@ def main() -> None:
     year_readings = per_day * YEAR_DAYS
     year_s = year_readings / report.rate + rollup_s / args.days * YEAR_DAYS
     print(
-        f"2. backfill in-process: {report.readings:,} readings in {report.seconds:.1f} s = "
+        f"2. backfill straight to the store (beffroi simulate --backfill, beffroi demo): "
+        f"{report.readings:,} readings in {report.seconds:.1f} s = "
         f"{report.rate:,.0f} readings/s (rejected {report.rejected})"
     )
     print(

@@ -330,12 +330,12 @@ def simulate(
         if span:
             stop_ms = end or now_ms()
             ticks = max(0, (stop_ms - sim.now_ms) // TICK_MS)
-            sink = drivers.telemetry_sink(services.telemetry, territory)
+            sink = drivers.StoreSink(services.telemetry, territory, sim.urns)
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeRemainingColumn(), console=err) as bar:
                 task = bar.add_task("backfill (ticks of 10 min)", total=ticks)
-                report = drivers.backfill(sim, sink, stop_ms,
-                                          progress=lambda n: bar.advance(task, n))
+                report = drivers.backfill_store(sim, sink, stop_ms,
+                                                progress=lambda n: bar.advance(task, n))
             console.print(
                 f"{report.readings:,} readings ({report.stored:,} stored, {report.rejected:,} "
                 f"rejected) in {report.seconds:.1f} s: {report.rate:,.0f} readings/s "

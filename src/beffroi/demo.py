@@ -4,7 +4,8 @@
    Nantes Métropole open data shipped in the package) plus simulated waste containers, car
    parks and spots, traffic counters, air, weather and water stations, public buildings and
    EV chargers placed around the city (``beffroi.simulator.placement``);
-2. recent history backfilled by the simulator (``--days``, through the ingest pipeline);
+2. recent history backfilled by the simulator (``--days``, straight into the store through
+   ``drivers.StoreSink``: the same idempotent write as the ingest path, checked in bulk);
 3. the API served with uvicorn, and a live stream of simulated readings posted to it over HTTP
    (``--speed`` simulated seconds per real second), until Ctrl-C.
 
@@ -127,10 +128,10 @@ def backfill(services: Any, options: DemoOptions, err: Console) -> Simulator:
     ticks = max(0, (end - sim.now_ms) // TICK_MS)
     if ticks == 0:
         return sim
-    sink = drivers.telemetry_sink(services.telemetry, TERRITORY.code)
+    sink = drivers.StoreSink(services.telemetry, TERRITORY.code, sim.urns)
     with _bar(err) as bar:
         task = bar.add_task(f"history ({ticks * TICK_MS / DAY_MS:.1f} days)", total=ticks)
-        report = drivers.backfill(sim, sink, end, progress=partial(_advance, bar, task))
+        report = drivers.backfill_store(sim, sink, end, progress=partial(_advance, bar, task))
     err.print(f"{report.readings:,} readings backfilled in {report.seconds:.0f} s "
               f"({report.rate:,.0f}/s).")
     with err.status("Materialising hourly and daily rollups…"):

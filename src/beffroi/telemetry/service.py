@@ -112,6 +112,28 @@ class Telemetry:
         result = ts_store.write_observations(self.store, rows)
         return IngestReport(len(readings), len(rows), result.stored, rejected)
 
+    def resolve_series(
+        self, code: str, pairs: list[tuple[str, str]]
+    ) -> tuple[dict[tuple[str, str], SeriesRef], dict[tuple[str, str], tuple[str, str]]]:
+        """Series of these (asset URN, metric) pairs, creating those the asset type declares;
+        and, for the others, the field to blame and why. For bulk writers (the simulator's
+        backfill) that build their rows themselves and call :meth:`write_rows`."""
+        tid = self._territory_id(code)
+        cache = self.cache.get(tid)
+        unknown = self._resolve(tid, [{"asset": a, "metric": m} for a, m in pairs], cache)
+        return {p: cache[p] for p in pairs if p in cache}, unknown
+
+    def write_rows(self, rows: list[tuple[int, int, float | None, str | None]], *,
+                   grouped: bool = False) -> int:
+        """Store rows already checked by the caller (series id, epoch ms, number, state):
+        idempotent, latest values and rollup marks, as the ingest path. Returns rows stored.
+        ``grouped``: each series' rows are in strictly ascending time."""
+        return ts_store.write_observations(self.store, rows, grouped=grouped).stored
+
+    def timestamp_bounds(self) -> tuple[int, int]:
+        """The oldest and newest timestamps the ingest path accepts now."""
+        return self.settings.min_timestamp_ms, now_ms() + self.settings.max_future_ms
+
     def _resolve(
         self, tid: int, readings: list[Any], cache: dict[tuple[str, str], SeriesRef]
     ) -> dict[tuple[str, str], tuple[str, str]]:
