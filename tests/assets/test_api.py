@@ -87,6 +87,7 @@ def test_asset_crud(client: TestClient, town: str) -> None:
         ({"geometry": {"type": "Circle", "coordinates": [0, 0]}}, "geometry", "not supported"),
         ({"type": "Lamp"}, "type", "unknown asset type"),
         ({"id": "lamp-1"}, "body", "not a urn"),
+        ({"id": "urn:ngsi-ld:Streetlight:testville:a/b"}, "body", "not a urn"),
         ({"id": "urn:ngsi-ld:WasteContainer:testville:1"}, "body", "names type"),
         ({"properties": {"power_w": -5}}, "properties", "non-negative"),
         ({"domain": "weather"}, "domain", "unknown domain"),

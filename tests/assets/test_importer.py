@@ -151,6 +151,10 @@ def test_bad_geojson_features(services: Services, tmp_path: Path) -> None:
         ('format = "csv"\n[[assets]]\ntype = "Streetlight"\nid = "x"\nlon = "a"\nlat = "b"\n'
          'colour = "red"', "unknown key 'colour'"),
         ('format = "csv"', "nothing to import"),
+        ('format = "csv"\nencodng = "latin-1"\n[[assets]]\ntype = "Streetlight"\nid = "x"\n'
+         'lon = "a"\nlat = "b"', "unknown key 'encodng'"),
+        ('format = "csv"\n[[observations]]\nasset = "a"\nts = "t"\nskip_emty = false\n'
+         '[observations.metrics]\nx = "x"', "observations[0]: unknown key 'skip_emty'"),
         ("format = ", "mapping m"),
     ],
 )

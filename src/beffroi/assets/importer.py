@@ -118,6 +118,10 @@ def parse_mapping(text: str, name: str) -> Mapping:
     fmt = doc.get("format")
     if fmt not in ("csv", "geojson"):
         raise MappingError(f"mapping {name}: format must be 'csv' or 'geojson', got {fmt!r}")
+    top = set(doc) - {"name", "description", "source", "format", "delimiter", "encoding",
+                      "assets", "observations"}
+    if top:
+        raise MappingError(f"mapping {name}: unknown key {sorted(top)[0]!r}")
     specs: list[AssetSpec] = []
     allowed = {"type", "id", "name", "lon", "lat", "geometry", "parent", "domain",
                "control_post", "operator", "properties", "match_location_m"}
@@ -145,6 +149,9 @@ def parse_mapping(text: str, name: str) -> Mapping:
     obs: list[ObservationSpec] = []
     for i, raw in enumerate(doc.get("observations", [])):
         where = f"mapping {name}: observations[{i}]"
+        unknown = set(raw) - {"asset", "ts", "metrics", "skip_empty"}
+        if unknown:
+            raise MappingError(f"{where}: unknown key {sorted(unknown)[0]!r}")
         if "asset" not in raw or "ts" not in raw or not raw.get("metrics"):
             raise MappingError(f"{where}: 'asset', 'ts' and 'metrics' required")
         obs.append(ObservationSpec(

@@ -14,7 +14,8 @@ from beffroi.assets.types import ASSET_TYPES, CONTROL_POSTS, DOMAINS, UNITS
 T = TypeVar("T")
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-URN_RE = re.compile(r"^urn:ngsi-ld:([A-Za-z][A-Za-z0-9]*):(\S+)$")
+# The local part may not hold "/" (it is a path segment of the API) nor whitespace.
+URN_RE = re.compile(r"^urn:ngsi-ld:([A-Za-z][A-Za-z0-9]*):([^\s/]+)$")
 METRIC_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 # Static properties with a known meaning are checked; others are kept as given.
