@@ -65,7 +65,7 @@ def _services(upgrade: bool = True) -> Iterator[Any]:
     services = build_services(state.settings())
     try:
         if upgrade:
-            migrate.upgrade(services.store)
+            migrate.upgrade(services.store, ahead_months=services.settings.partitions_ahead_months)
         yield services
     finally:
         services.store.dispose()
@@ -93,8 +93,9 @@ def db_upgrade(revision: str = "head") -> None:
     """Create or migrate the schema to the latest version."""
     from beffroi.store import migrate
 
+    ahead = state.settings().partitions_ahead_months
     with _store() as store:
-        before, after = migrate.upgrade(store, revision)
+        before, after = migrate.upgrade(store, revision, ahead_months=ahead)
         if before == after:
             console.print(f"Schema already at revision {after} ({store.dialect}).")
         else:

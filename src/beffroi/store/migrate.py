@@ -31,8 +31,10 @@ def current_revision(store: Store) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(store: Store, revision: str = "head") -> tuple[str | None, str]:
-    """Migrate the schema to ``revision``; returns (before, after)."""
+def upgrade(store: Store, revision: str = "head", ahead_months: int = 3
+            ) -> tuple[str | None, str]:
+    """Migrate the schema to ``revision`` (on PostgreSQL, with the observation partitions of
+    the current month and ``ahead_months`` after it); returns (before, after)."""
     before = current_revision(store)
     cfg = _config()
     with store.engine.begin() as conn:
@@ -43,7 +45,7 @@ def upgrade(store: Store, revision: str = "head") -> tuple[str | None, str]:
     if not store.is_sqlite:
         from beffroi.store.partitions import ensure_ahead
 
-        ensure_ahead(store)
+        ensure_ahead(store, ahead_months)
     return before, after
 
 
