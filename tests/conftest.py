@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,21 +62,28 @@ def engine_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         store.dispose()
         yield f"sqlite:///{template}"
         return
+    with _scratch_database(given, f"beffroi_test_{os.getpid()}") as url:
+        store = open_store(url)
+        migrate.upgrade(store)
+        store.dispose()
+        yield url
+
+
+@contextmanager
+def _scratch_database(given: str, name: str) -> Iterator[str]:
+    """A PostgreSQL database created beside the given one, dropped at the end."""
     import psycopg
 
     base = make_url(normalise_url(given))
-    name = f"beffroi_test_{os.getpid()}"
     admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
-    url = base.set(database=name).render_as_string(hide_password=False)
-    store = open_store(url)
-    migrate.upgrade(store)
-    store.dispose()
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -137,14 +145,5 @@ def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if not given or given.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    import psycopg
-
-    base = make_url(normalise_url(given))
-    name = f"beffroi_fresh_{os.getpid()}"
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with _scratch_database(given, f"beffroi_fresh_{os.getpid()}") as url:
+        yield url
