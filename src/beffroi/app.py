@@ -17,6 +17,8 @@ from beffroi.api.responses import JSONBody
 from beffroi.assets import api as assets_api
 from beffroi.assets.service import Registry
 from beffroi.errors import BeffroiError
+from beffroi.ingest import api as ingest_api
+from beffroi.ingest.service import Pipeline
 from beffroi.settings import Settings
 from beffroi.store import Store, open_store
 from beffroi.telemetry import api as telemetry_api
@@ -29,7 +31,9 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     store = store or open_store(settings.database_url)
     registry = Registry(store, settings.timezone)
     telemetry = Telemetry(store, registry, settings)
-    return Services(settings=settings, store=store, registry=registry, telemetry=telemetry)
+    pipeline = Pipeline(store, registry, telemetry)
+    return Services(settings=settings, store=store, registry=registry, telemetry=telemetry,
+                    pipeline=pipeline)
 
 
 class RollupWorker:
@@ -118,4 +122,5 @@ def create_app(settings: Settings, *, services: Services | None = None,
 
     app.include_router(assets_api.router, prefix="/api/v1")
     app.include_router(telemetry_api.router, prefix="/api/v1")
+    app.include_router(ingest_api.router, prefix="/api/v1")
     return app

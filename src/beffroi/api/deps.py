@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 
 from beffroi.assets.service import Registry
 from beffroi.errors import ValidationFailed, field_error
+from beffroi.ingest.service import Pipeline
 from beffroi.settings import Settings
 from beffroi.store import Store
 from beffroi.telemetry.service import Telemetry
@@ -21,6 +22,7 @@ class Services:
     store: Store
     registry: Registry
     telemetry: Telemetry
+    pipeline: Pipeline
 
 
 def get_services(request: Request) -> Services:
@@ -36,7 +38,12 @@ def get_telemetry(request: Request) -> Telemetry:
     return get_services(request).telemetry
 
 
+def get_pipeline(request: Request) -> Pipeline:
+    return get_services(request).pipeline
+
+
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (1 to 1000).")]
 Cursor = Annotated[str | None, Query(description="Cursor from the previous page.")]

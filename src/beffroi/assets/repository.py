@@ -252,3 +252,12 @@ def assets_for_resolution(
         for r in conn.execute(query, {"urns": list(urns[i : i + 900])}):
             out[r.urn] = (int(r.id), r.type)
     return out
+
+
+def asset_by_dev_eui(conn: Connection, territory_id: int, dev_eui: str) -> Any:
+    """The asset whose property ``dev_eui`` (a LoRaWAN device EUI) is this one, any case."""
+    query = select(A.c.id, A.c.urn, A.c.type).where(
+        A.c.territory_id == territory_id,
+        func.lower(A.c.properties["dev_eui"].as_string()) == dev_eui.lower(),
+    ).limit(1)
+    return conn.execute(query).one_or_none()

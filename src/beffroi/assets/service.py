@@ -205,6 +205,18 @@ class Registry:
             raise NotFound(f"asset {urn!r} not found")
         return row
 
+    def asset_by_dev_eui(self, code: str, dev_eui: str) -> tuple[str, set[str]] | None:
+        """(URN, metrics it may report: its type's and its declared series') of the asset of
+        this LoRaWAN device, or None."""
+        tid = self.territory_id(code)
+        with self.store.read() as conn:
+            row = repo.asset_by_dev_eui(conn, tid, dev_eui)
+            if row is None:
+                return None
+            metrics = {m.name for m in ASSET_TYPES[row.type].metrics}
+            metrics.update(s.metric for s in repo.series_of_assets(conn, [int(row.id)]))
+        return str(row.urn), metrics
+
     def get_asset(self, code: str, urn: str) -> Asset:
         return asset_model(self._asset_row(self.territory_id(code), urn))
 

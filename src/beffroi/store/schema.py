@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -169,3 +170,25 @@ import_runs = Table(
     Column("counts", JSON, nullable=False),
     Column("problems", JSON, nullable=False),
 )
+
+# Rejected input of every ingest path, kept with its raw payload so that it can be inspected,
+# counted and replayed after a fix. ``territory`` is the code the sender named (it may not
+# exist); one row per undecodable message or per rejected reading of a batch.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("territory", String(64), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("topic", Text),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("reason_code", String(32), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("replayed_ms", BigInteger),
+)
+Index("ix_dead_letters_territory_reason", dead_letters.c.territory, dead_letters.c.reason_code)
+Index("ix_dead_letters_received", dead_letters.c.received_ms)

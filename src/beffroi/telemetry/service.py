@@ -34,6 +34,9 @@ class IngestReport:
     accepted: int = 0
     stored: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    # The rows written (series id, epoch ms, number, state), for the pipeline's hand-off.
+    rows: list[tuple[int, int, float | None, str | None]] = field(default_factory=list,
+                                                                   repr=False)
 
     @property
     def duplicates(self) -> int:
@@ -110,7 +113,7 @@ class Telemetry:
                 r.index = missed[r.index]
             rejected = sorted(rejected + rejected_again, key=lambda r: r.index)
         result = ts_store.write_observations(self.store, rows)
-        return IngestReport(len(readings), len(rows), result.stored, rejected)
+        return IngestReport(len(readings), len(rows), result.stored, rejected, rows)
 
     def resolve_series(
         self, code: str, pairs: list[tuple[str, str]]
