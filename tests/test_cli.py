@@ -14,7 +14,7 @@ from beffroi.cli import app
 
 runner = CliRunner()
 COMMANDS = ("version", "db", "territory", "import", "mappings", "rollups", "serve", "demo",
-            "simulate")
+            "simulate", "worker")
 
 
 def run(db_url: str, *args: str) -> str:

@@ -232,6 +232,40 @@ def mappings() -> None:
 
 
 @app.command()
+def worker(
+    worker_id: Annotated[str, typer.Option("--id", help="This worker's name (its MQTT "
+                                           "session: keep it across restarts).")] = "1",
+    group: Annotated[str, typer.Option(help="Shared-subscription group of the workers.")] = (
+        "beffroi"),
+    batch: Annotated[int, typer.Option(min=1, help="Messages written per transaction.")] = 1000,
+    session_expiry: Annotated[int, typer.Option(
+        min=0, help="Seconds the broker keeps this worker's messages while it is down.")] = (
+        7 * 24 * 3600),
+) -> None:
+    """Ingest from the MQTT broker (shared subscription; run several to scale out)."""
+    import signal
+
+    from beffroi.ingest.mqtt import MqttOptions, MqttWorker
+
+    with _services() as services:
+        settings = services.settings
+        options = MqttOptions(
+            host=settings.mqtt_host, port=settings.mqtt_port, username=settings.mqtt_username,
+            password=settings.mqtt_password, client_id=f"beffroi-worker-{worker_id}",
+            group=group, batch_messages=batch, session_expiry_s=session_expiry,
+        )
+        runner = MqttWorker(services.pipeline, options)
+        signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+        console.print(f"Worker {worker_id} on mqtt://{options.host}:{options.port} "
+                      f"(group {group!r}) — Ctrl-C to stop.")
+        try:
+            runner.run()
+        except KeyboardInterrupt:
+            runner.stop()
+        console.print(f"Worker {worker_id} stopped after {runner.processed:,} messages.")
+
+
+@app.command()
 def rollups() -> None:
     """Materialise hourly and daily rollups now (the server also does it periodically)."""
     with _services() as services:

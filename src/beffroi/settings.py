@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     partitions_ahead_months: int = Field(
         3, description="PostgreSQL: monthly observation partitions created ahead of time."
     )
+    mqtt_host: str = Field("127.0.0.1", description="MQTT broker `beffroi worker` connects to.")
+    mqtt_port: int = Field(1883, description="MQTT broker port.")
+    mqtt_username: str | None = Field(None, description="MQTT user of the workers.")
+    mqtt_password: str | None = Field(None, description="MQTT password of the workers.")
     log_level: str = Field("INFO", description="Logging level (DEBUG, INFO, WARNING, ERROR).")
 
     @field_validator("timezone")

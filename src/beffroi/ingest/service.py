@@ -184,6 +184,13 @@ class Pipeline:
 
     # --- dead letters ----------------------------------------------------------------------
 
+    def bury(self, message: Message, code: str, reason: str) -> None:
+        """Keep a message that could not be processed at all as a dead letter."""
+        with self.store.write() as conn:
+            repo.insert_dead_letters(conn, [_letter(message, message.kind, code, "payload",
+                                                    reason, message.payload)])
+        self.counters[f"rejected:{code}"] += 1
+
     def dead_letters(self, code: str, reason: str | None, cursor: int, limit: int,
                      pending_only: bool = False) -> tuple[list[dict[str, Any]], int | None]:
         with self.store.read() as conn:

@@ -1,0 +1,232 @@
+"""The MQTT adapter on the real Mosquitto (127.0.0.1:1883): topics, QoS 1, persistent
+sessions, dead letters, and a worker killed with SIGKILL in the middle of a stream."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import text
+
+from beffroi.api.deps import Services
+from beffroi.assets.models import AssetIn
+from beffroi.ingest.mqtt import MqttOptions, MqttWorker, message_of
+from tests.conftest import lamp
+
+BROKER = ("127.0.0.1", 1883)
+T0 = 1_704_402_000_000
+
+
+def _broker_up() -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(BROKER) == 0
+
+
+pytestmark = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883")
+
+
+def publisher() -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex}",
+                         protocol=mqtt.MQTTv5)
+    client.connect(*BROKER)
+    client.loop_start()
+    return client
+
+
+def publish_all(client: mqtt.Client, items: list[tuple[str, bytes]]) -> None:
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in items]
+    for info in infos:
+        info.wait_for_publish(timeout=30)
+        assert info.is_published()
+
+
+def count(services: Services, sql: str) -> int:
+    with services.store.read() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def wait_for(predicate: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def group() -> str:
+    """A shared-subscription group of this test only (the broker outlives the tests)."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def worker(services: Services, group: str) -> Iterator[MqttWorker]:
+    runner = MqttWorker(services.pipeline, MqttOptions(
+        host=BROKER[0], port=BROKER[1], client_id=f"{group}-w1", group=group,
+        session_expiry_s=30, batch_wait_s=0.02))
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    assert runner.connected.wait(10)
+    time.sleep(0.3)  # the subscription is granted just after the connection
+    yield runner
+    runner.stop()
+    thread.join(10)
+
+
+def test_topic_scheme() -> None:
+    m = message_of("beffroi/nantes/assets/urn:ngsi-ld:Streetlight:nantes:L1/activePower",
+                   b"12", 5)
+    assert m is not None and (m.kind, m.asset, m.metric) == (
+        "metric", "urn:ngsi-ld:Streetlight:nantes:L1", "activePower")
+    assert message_of("beffroi/nantes/readings", b"", 5).kind == "readings"  # type: ignore
+    assert message_of("beffroi/nantes/ngsi-ld", b"", 5).kind == "ngsi-ld"  # type: ignore
+    assert message_of("beffroi/nantes/other", b"", 5) is None
+    assert message_of("elsewhere/nantes/readings", b"", 5) is None
+
+
+def test_every_topic_and_garbage_on_the_real_broker(
+        services: Services, territory: str, worker: MqttWorker) -> None:
+    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
+    urn = "urn:ngsi-ld:Streetlight:testville:L1"
+    pub = publisher()
+    try:
+        batch = [{"asset": urn, "metric": "activePower", "ts": T0 + i * 60_000, "value": i}
+                 for i in range(100)]
+        publish_all(pub, [
+            ("beffroi/testville/readings", orjson.dumps({"readings": batch})),
+            (f"beffroi/testville/assets/{urn}/illuminanceLevel",
+             orjson.dumps({"value": 80, "ts": T0})),
+            ("beffroi/testville/ngsi-ld", orjson.dumps({
+                "id": urn, "type": "Streetlight", "dateObserved": "2024-01-04T21:00:00Z",
+                "powerState": "on"})),
+            ("beffroi/testville/readings", b'{"readings": [{"asset": '),  # truncated
+            ("beffroi/testville/readings", orjson.dumps([
+                {"asset": urn, "metric": "activePower", "ts": "1970-01-01T00:00:00Z",
+                 "value": 1},
+                {"asset": urn, "metric": "activePower", "ts": T0 - 60_000, "value": "NaN"},
+                {"asset": "urn:ngsi-ld:Streetlight:testville:ghost", "metric": "activePower",
+                 "ts": T0, "value": 1}])),
+            ("beffroi/nowhere/readings", orjson.dumps(batch[:1])),
+            ("beffroi/testville/readings", b"x" * (5 * 1024 * 1024)),  # too large
+        ])
+        wait_for(lambda: count(services, "SELECT count(*) FROM dead_letters") >= 6
+                 and count(services, "SELECT count(*) FROM observations") >= 102)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+    assert count(services, "SELECT count(*) FROM observations") == 102
+    with services.store.read() as conn:
+        reasons = sorted(r[0] for r in conn.execute(text(
+            "SELECT reason_code FROM dead_letters ORDER BY reason_code")))
+    assert reasons == ["bad_json", "too_large", "ts_out_of_range", "unknown_asset",
+                       "unknown_territory", "wrong_kind"]
+    # The NGSI-LD state also arrived.
+    latest = services.telemetry.latest(territory, [urn], None, None, 10)  # type: ignore[arg-type]
+    assert latest["items"][0]["values"]["powerState"]["value"] == "on"
+
+
+def test_messages_sent_while_the_worker_is_down_arrive_when_it_returns(
+        services: Services, territory: str, group: str) -> None:
+    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
+    urn = "urn:ngsi-ld:Streetlight:testville:L1"
+    options = MqttOptions(host=BROKER[0], port=BROKER[1], client_id=f"{group}-w1",
+                          group=group, session_expiry_s=60)
+    first = MqttWorker(services.pipeline, options)
+    thread = threading.Thread(target=first.run, daemon=True)
+    thread.start()
+    assert first.connected.wait(10)
+    time.sleep(0.3)
+    first.stop()
+    thread.join(10)
+    pub = publisher()
+    publish_all(pub, [(f"beffroi/testville/assets/{urn}/activePower",
+                       orjson.dumps({"value": i, "ts": T0 + i * 1000})) for i in range(50)])
+    pub.loop_stop()
+    pub.disconnect()
+    again = MqttWorker(services.pipeline, options)  # same session: the broker kept them
+    thread = threading.Thread(target=again.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: count(services, "SELECT count(*) FROM observations") == 50)
+    finally:
+        again.stop()
+        thread.join(10)
+
+
+def _checksum(rows: list[tuple[str, int, float]]) -> tuple[int, str]:
+    return len(rows), hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()
+
+
+def _stored(services: Services) -> list[tuple[str, int, float]]:
+    with services.store.read() as conn:
+        rows = conn.execute(text(
+            "SELECT a.urn, o.ts_ms, o.value FROM observations o JOIN series s "
+            "ON s.id = o.series_id JOIN assets a ON a.id = s.asset_id")).all()
+    return [(str(u), int(t), float(v)) for u, t, v in rows]
+
+
+def test_kill_9_mid_stream_loses_and_doubles_nothing(
+        services: Services, settings: Any, territory: str, group: str, tmp_path: Path) -> None:
+    """A `beffroi worker` process killed with SIGKILL while a stream is published: after a
+    restart, every published reading is stored exactly once (count and checksum)."""
+    for k in range(20):
+        services.registry.create_asset(territory, AssetIn.model_validate(lamp(f"L{k}")))
+    repo_root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "BEFFROI_DATABASE_URL": settings.database_url,
+           "PYTHONUNBUFFERED": "1"}
+
+    def start_worker(log_name: str) -> subprocess.Popen[bytes]:
+        with (tmp_path / log_name).open("wb") as log:  # the child keeps its own copy
+            return subprocess.Popen(
+                [sys.executable, "-m", "beffroi.cli", "worker", "--id", f"{group}-k",
+                 "--group", group, "--batch", "200", "--session-expiry", "60"],
+                cwd=repo_root, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    proc = start_worker("first.log")
+    time.sleep(3)  # connected and subscribed
+    expected: list[tuple[str, int, float]] = []
+    pub = publisher()
+    try:
+        sent = 0
+        for step in range(60):  # 60 gateway batches of 100 readings
+            batch = []
+            for i in range(100):
+                k = (step * 100 + i) % 20
+                ts = T0 + (step * 100 + i) * 1000
+                value = float((step * 7919 + i * 104729) % 1000)
+                urn = f"urn:ngsi-ld:Streetlight:testville:L{k}"
+                batch.append({"asset": urn, "metric": "activePower", "ts": ts, "value": value})
+                expected.append((urn, ts, value))
+            publish_all(pub, [("beffroi/testville/readings", orjson.dumps(batch))])
+            sent += 100
+            if step == 25:
+                wait_for(lambda: count(services, "SELECT count(*) FROM observations") > 0, 30)
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+    proc = start_worker("second.log")
+    try:
+        wait_for(lambda: count(services, "SELECT count(*) FROM observations") >= sent, 120)
+        time.sleep(1)
+        stored = _stored(services)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert _checksum(stored) == _checksum(expected)
+    assert count(services, "SELECT count(*) FROM dead_letters") == 0
