@@ -61,7 +61,8 @@ def readings_message(payload: bytes) -> Decoded:
     if isinstance(doc, dict) and "readings" in doc:
         extra = sorted(set(doc) - {"readings"})
         if extra:
-            raise PayloadError("unknown_field", extra[0], "unknown field (expected 'readings')")
+            raise PayloadError("unknown_field", extra[0] or '""',
+                               "unknown field (expected 'readings')")
         doc = doc["readings"]
     if isinstance(doc, dict):
         return Decoded([doc])
@@ -78,7 +79,7 @@ def metric_message(payload: bytes, asset: str, metric: str, received_ms: int) ->
     if isinstance(doc, dict):
         extra = sorted(set(doc) - {"value", "ts", "unit"})
         if extra:
-            raise PayloadError("unknown_field", extra[0],
+            raise PayloadError("unknown_field", extra[0] or '""',
                                "unknown field (expected 'value', 'ts', 'unit')")
         if "value" not in doc:
             raise PayloadError("missing_value", "value", "value required")
