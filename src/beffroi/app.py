@@ -123,4 +123,5 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(assets_api.router, prefix="/api/v1")
     app.include_router(telemetry_api.router, prefix="/api/v1")
     app.include_router(ingest_api.router, prefix="/api/v1")
+    app.include_router(ingest_api.metrics_router)
     return app

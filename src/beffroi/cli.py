@@ -241,6 +241,8 @@ def worker(
     session_expiry: Annotated[int, typer.Option(
         min=0, help="Seconds the broker keeps this worker's messages while it is down.")] = (
         7 * 24 * 3600),
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics on this port (127.0.0.1).")] = None,
 ) -> None:
     """Ingest from the MQTT broker (shared subscription; run several to scale out)."""
     import signal
@@ -255,6 +257,11 @@ def worker(
             group=group, batch_messages=batch, session_expiry_s=session_expiry,
         )
         runner = MqttWorker(services.pipeline, options)
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, addr="127.0.0.1",
+                              registry=services.pipeline.metrics.registry)
         signal.signal(signal.SIGTERM, lambda *_: runner.stop())
         console.print(f"Worker {worker_id} on mqtt://{options.host}:{options.port} "
                       f"(group {group!r}) — Ctrl-C to stop.")

@@ -124,3 +124,17 @@ def test_a_replay_that_still_fails_updates_the_reason(client: TestClient, territ
     (letter,) = client.get(f"{API}/dead-letters").json()["items"]
     assert letter["attempts"] == 2
     assert client.post(f"{API}/dead-letters/999/replay").status_code == 404
+
+
+def test_prometheus_metrics(client: TestClient, territory: str) -> None:
+    assert client.post(f"{API}/assets", json=lamp("L1")).status_code == 201
+    good = {"asset": "urn:ngsi-ld:Streetlight:testville:L1", "metric": "activePower",
+            "ts": 1_704_402_000_000, "value": 30}
+    client.post(f"{API}/observations", json=[good, good | {"value": "x", "ts": 1_704_402_060_000}])
+    client.post(f"{API}/ngsi-ld/entities", content=b"not json")
+    text = client.get("/metrics").text
+    assert 'beffroi_readings_stored_total{source="http"} 1.0' in text
+    assert 'beffroi_ingest_rejected_total{reason="wrong_kind",source="http"} 1.0' in text
+    assert 'beffroi_ingest_rejected_total{reason="bad_json",source="http"} 1.0' in text
+    assert "beffroi_ingest_write_seconds_bucket" in text
+    assert "beffroi_ingest_lag_seconds_count" in text

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from beffroi.api.deps import PipelineDep
@@ -14,6 +15,12 @@ from beffroi.errors import ValidationFailed, field_error
 from beffroi.ingest.service import Message, Outcome
 
 router = APIRouter(tags=["ingest"])
+metrics_router = APIRouter(tags=["operations"])
+
+
+@metrics_router.get("/metrics", summary="Prometheus metrics of the ingest pipeline")
+def metrics(pipeline: PipelineDep) -> Response:
+    return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def _answer(outcome: Outcome) -> JSONBody:

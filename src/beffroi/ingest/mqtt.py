@@ -125,6 +125,7 @@ class MqttWorker:
             first = self.intake.get(timeout=0.2)
         except queue.Empty:
             return []
+        self.pipeline.metrics.queue_depth.set(self.intake.qsize() + 1)
         batch = [first]
         deadline = time.monotonic() + self.options.batch_wait_s
         while len(batch) < self.options.batch_messages:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from beffroi.assets.service import Registry
 from beffroi.errors import NotFound, field_error
 from beffroi.ingest import decode
 from beffroi.ingest import repository as repo
+from beffroi.ingest.metrics import IngestMetrics
 from beffroi.store import Store
 from beffroi.telemetry.service import Telemetry
 from beffroi.timeutil import now_ms, to_iso
@@ -78,7 +80,7 @@ class Pipeline:
         self.registry = registry
         self.telemetry = telemetry
         self.handlers: list[Handler] = []
-        self.counters: Counter[str] = Counter()  # accepted, stored, rejected:<reason>, …
+        self.metrics = IngestMetrics()
 
     # --- decoding --------------------------------------------------------------------------
 
@@ -112,6 +114,7 @@ class Pipeline:
         nothing of the batch is acknowledged and the adapter retries it later (writes are
         idempotent, so a retry never stores a reading twice).
         """
+        started = time.perf_counter()
         outcomes = [Outcome() for _ in messages]
         letters: list[dict[str, Any]] = []
         by_territory: dict[str, list[tuple[int, list[dict[str, Any]]]]] = {}
@@ -168,8 +171,10 @@ class Pipeline:
                 outcomes[i].accepted = accepted
                 outcomes[i].stored = min(accepted, stored_left)
                 stored_left -= outcomes[i].stored
-            self.counters["accepted"] += report.accepted
-            self.counters["stored"] += report.stored
+            source = messages[parts[0][0]].source
+            self.metrics.accepted.labels(source).inc(report.accepted)
+            self.metrics.stored.labels(source).inc(report.stored)
+            self.metrics.batch_size.observe(len(readings))
             for handler in self.handlers:
                 try:
                     handler(code, report.rows)
@@ -179,7 +184,11 @@ class Pipeline:
             with self.store.write() as conn:
                 repo.insert_dead_letters(conn, letters)
             for letter in letters:
-                self.counters[f"rejected:{letter['reason_code']}"] += 1
+                self.metrics.rejected.labels(letter["source"], letter["reason_code"]).inc()
+        self.metrics.write_seconds.observe(time.perf_counter() - started)
+        now = time.time()
+        for m in messages:
+            self.metrics.lag_seconds.observe(max(0.0, now - m.received_ms / 1000))
         return outcomes
 
     # --- dead letters ----------------------------------------------------------------------
@@ -189,7 +198,7 @@ class Pipeline:
         with self.store.write() as conn:
             repo.insert_dead_letters(conn, [_letter(message, message.kind, code, "payload",
                                                     reason, message.payload)])
-        self.counters[f"rejected:{code}"] += 1
+        self.metrics.rejected.labels(message.source, code).inc()
 
     def dead_letters(self, code: str, reason: str | None, cursor: int, limit: int,
                      pending_only: bool = False) -> tuple[list[dict[str, Any]], int | None]:

@@ -42,6 +42,12 @@ stored twice, so a whole batch can be retried safely."""
 async def ingest(code: str, request: Request, telemetry: TelemetryDep) -> JSONBody:
     body = await request.body()
     report = await run_in_threadpool(telemetry.ingest_body, code, body)
+    metrics = request.app.state.services.pipeline.metrics
+    metrics.accepted.labels("http").inc(report.accepted)
+    metrics.stored.labels("http").inc(report.stored)
+    metrics.batch_size.observe(report.received)
+    for r in report.rejections:
+        metrics.rejected.labels("http", r.code).inc()
     status = 422 if report.rejections else 200
     return JSONBody(report.to_dict(), status_code=status)
 
