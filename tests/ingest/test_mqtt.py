@@ -230,3 +230,142 @@ def test_kill_9_mid_stream_loses_and_doubles_nothing(
         proc.wait(30)
     assert _checksum(stored) == _checksum(expected)
     assert count(services, "SELECT count(*) FROM dead_letters") == 0
+
+
+class PrivateBroker:
+    """A Mosquitto of this test alone (a free port, persistence in a temporary folder), so
+    that it can be restarted without disturbing the machine's broker."""
+
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {folder}/\nmax_queued_messages 0\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            assert time.monotonic() < deadline, "mosquitto did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.terminate()  # SIGTERM: Mosquitto saves its sessions and queues
+        self.proc.wait(10)
+
+
+def test_broker_restart_loses_nothing(services: Services, territory: str, group: str,
+                                      tmp_path: Path) -> None:
+    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
+    urn = "urn:ngsi-ld:Streetlight:testville:L1"
+    broker = PrivateBroker(tmp_path)
+    runner = MqttWorker(services.pipeline, MqttOptions(
+        host="127.0.0.1", port=broker.port, client_id=f"{group}-w1", group=group,
+        session_expiry_s=300, batch_wait_s=0.02))
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+
+    def send(first: int, n: int) -> None:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex}",
+                             protocol=mqtt.MQTTv5)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        publish_all(client, [(
+            "beffroi/testville/readings",
+            orjson.dumps([{"asset": urn, "metric": "activePower", "ts": T0 + (first + i) * 1000,
+                           "value": first + i}])) for i in range(n)])
+        client.loop_stop()
+        client.disconnect()
+
+    try:
+        assert runner.connected.wait(10)
+        time.sleep(0.3)
+        send(0, 200)
+        broker.stop()
+        wait_for(lambda: not runner.connected.is_set(), 10)
+        broker.start()
+        assert runner.connected.wait(30), "the worker did not reconnect by itself"
+        send(200, 200)
+        wait_for(lambda: count(services, "SELECT count(*) FROM observations") == 400, 60)
+    finally:
+        runner.stop()
+        thread.join(10)
+        broker.stop()
+
+
+def test_store_unavailable_for_a_while_loses_nothing(
+        services: Services, territory: str, worker: MqttWorker, settings: Any) -> None:
+    """SQLite: another process holds the database's write lock; PostgreSQL: the database
+    refuses connections and its sessions are killed. Intake resumes by itself."""
+    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
+    urn = "urn:ngsi-ld:Streetlight:testville:L1"
+    pub = publisher()
+
+    def send(first: int, n: int) -> None:
+        publish_all(pub, [("beffroi/testville/readings", orjson.dumps(
+            [{"asset": urn, "metric": "activePower", "ts": T0 + (first + i) * 1000,
+              "value": first + i}])) for i in range(n)])
+
+    try:
+        send(0, 50)
+        wait_for(lambda: count(services, "SELECT count(*) FROM observations") == 50)
+        with _outage(services, settings):
+            send(50, 100)
+            time.sleep(3)
+            assert count_if_possible(services) in (None, 50)
+        wait_for(lambda: count(services, "SELECT count(*) FROM observations") == 150, 90)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+
+
+def count_if_possible(services: Services) -> int | None:
+    try:
+        return count(services, "SELECT count(*) FROM observations")
+    except Exception:
+        return None
+
+
+class _outage:
+    def __init__(self, services: Services, settings: Any) -> None:
+        self.services = services
+        self.url = settings.database_url
+
+    def __enter__(self) -> None:
+        if self.services.store.is_sqlite:
+            import sqlite3
+
+            self.lock = sqlite3.connect(self.url.removeprefix("sqlite:///"), timeout=30)
+            self.lock.execute("BEGIN EXCLUSIVE")
+            return
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.url)
+        self.name = url.database
+        self.admin = url.set(database="postgres", drivername="postgresql").render_as_string(
+            hide_password=False)
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false')
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()", (self.name,))
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.services.store.is_sqlite:
+            self.lock.rollback()
+            self.lock.close()
+            return
+        import psycopg
+
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')
