@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -14,7 +15,7 @@ from beffroi.cli import app
 
 runner = CliRunner()
 COMMANDS = ("version", "db", "territory", "import", "mappings", "rollups", "serve", "demo",
-            "simulate", "worker")
+            "simulate", "worker", "dead-letters")
 
 
 def run(db_url: str, *args: str) -> str:
@@ -109,3 +110,25 @@ def test_a_file_in_the_wrong_encoding_is_one_clear_error(db_url: str, tmp_path: 
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "line 2: the file is not utf-8" in proc.stderr and "encoding" in proc.stderr
+
+
+def test_dead_letters_list_counts_and_replay(db_url: str, services: object) -> None:
+    from beffroi.api.deps import Services
+    from beffroi.assets.models import AssetIn, TerritoryIn
+    from beffroi.ingest.service import Message
+    from tests.conftest import lamp
+
+    assert isinstance(services, Services)
+    services.registry.create_territory(TerritoryIn(code="testville", name="T"))
+    reading = {"asset": "urn:ngsi-ld:Streetlight:testville:L1", "metric": "activePower",
+               "ts": 1_704_402_000_000, "value": 3}
+    services.pipeline.process([Message("testville", "readings", orjson.dumps([reading]))])
+    assert "unknown_asset" in run(db_url, "dead-letters", "counts", "-t", "testville")
+    listing = runner.invoke(app, ["--database-url", db_url, "dead-letters", "list", "-t",
+                                  "testville"], env={"COLUMNS": "300"}).output
+    assert "unknown asset 'urn:ngsi-ld:Streetlight:testville:L1'" in listing
+    assert "0 replayed, 1 still rejected" in run(
+        db_url, "dead-letters", "replay", "-t", "testville", "--reason", "unknown_asset")
+    services.registry.create_asset("testville", AssetIn.model_validate(lamp("L1")))
+    assert "1 replayed, 0 still rejected" in run(
+        db_url, "dead-letters", "replay", "-t", "testville", "1")

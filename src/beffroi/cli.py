@@ -29,6 +29,9 @@ db_app = typer.Typer(help="Database schema: create, migrate, inspect.", no_args_
 territory_app = typer.Typer(help="Territories (tenants): create and list.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(territory_app, name="territory")
+dead_app = typer.Typer(help="Rejected ingest input: list, count per reason, replay.",
+                       no_args_is_help=True)
+app.add_typer(dead_app, name="dead-letters")
 
 console = Console()
 err = Console(stderr=True)
@@ -270,6 +273,64 @@ def worker(
         except KeyboardInterrupt:
             runner.stop()
         console.print(f"Worker {worker_id} stopped after {runner.processed:,} messages.")
+
+
+@dead_app.command("counts")
+def dead_letter_counts(territory: Annotated[str, typer.Option("--territory", "-t")]) -> None:
+    """Dead letters per reason."""
+    table = Table("reason", "count", "replayed", "last")
+    with _services() as services:
+        for row in services.pipeline.dead_letter_counts(territory):
+            table.add_row(row["reason"], str(row["count"]), str(row["replayed"]), row["last"])
+    console.print(table)
+
+
+@dead_app.command("list")
+def dead_letter_list(
+    territory: Annotated[str, typer.Option("--territory", "-t")],
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+    pending: Annotated[bool, typer.Option(help="Only those not replayed.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """List dead letters, oldest first, with their reason and payload."""
+    table = Table("id", "received", "source", "reason", "field", "why", "payload")
+    with _services() as services:
+        items, _ = services.pipeline.dead_letters(territory, reason, 0, limit, pending)
+    for d in items:
+        payload = d["payload"] if d["payload"] is not None else "(binary)"
+        table.add_row(str(d["id"]), d["received"], d["source"], d["reason_code"], d["field"],
+                      d["reason"], payload[:80])
+    console.print(table)
+
+
+@dead_app.command("replay")
+def dead_letter_replay(
+    territory: Annotated[str, typer.Option("--territory", "-t")],
+    ids: Annotated[list[int] | None, typer.Argument(help="Dead letter ids.")] = None,
+    reason: Annotated[str | None, typer.Option(
+        help="Replay every pending dead letter of this reason.")] = None,
+) -> None:
+    """Run dead letters through the pipeline again, after a fix."""
+    done = failed = 0
+    with _services() as services:
+        todo = list(ids or [])
+        if reason:
+            cursor = 0
+            while True:
+                items, nxt = services.pipeline.dead_letters(territory, reason, cursor, 1000, True)
+                todo.extend(d["id"] for d in items)
+                if nxt is None:
+                    break
+                cursor = nxt
+        for letter_id in todo:
+            result = services.pipeline.replay(territory, letter_id)
+            if result["replayed"]:
+                done += 1
+            else:
+                failed += 1
+                console.print(f"  {letter_id}: {result['problem']['field']}: "
+                              f"{result['problem']['reason']}", markup=False)
+    console.print(f"{done} replayed, {failed} still rejected.")
 
 
 @app.command()
