@@ -160,29 +160,42 @@ def run_phase(label: str, services: Any, url: str, broker: Broker, workdir: Path
     return rate
 
 
-def raw_rate(services: Any, rows: list[tuple[int, int, float]]) -> float:
+def raw_rate(services: Any, url: str, rows: list[tuple[int, int, float]]) -> float:
+    """The engine's raw insert rate for these rows, one transaction per 1,000: SQLite
+    ``executemany`` on a plain sqlite3 connection with Beffroi's PRAGMAs; PostgreSQL ``COPY``."""
     store = services.store
     with store.engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS raw_bench"))
         conn.execute(text("CREATE TABLE raw_bench (series_id integer, ts_ms bigint, value float, "
                           "text varchar(64), PRIMARY KEY (series_id, ts_ms))"
                           + (" WITHOUT ROWID" if store.is_sqlite else "")))
-    started = time.perf_counter()
-    raw = store.engine.raw_connection()
-    try:
-        for i in range(0, len(rows), 1000):
-            cur = raw.cursor()
-            chunk = [(s, t, v, None) for s, t, v in rows[i:i + 1000]]
-            if store.is_sqlite:
-                cur.executemany("INSERT INTO raw_bench VALUES (?, ?, ?, ?)", chunk)
-            else:
-                with cur.copy("COPY raw_bench FROM STDIN") as copy:  # type: ignore[attr-defined]
-                    for row in chunk:
-                        copy.write_row(row)
-            raw.commit()
-    finally:
-        raw.close()
-    return len(rows) / (time.perf_counter() - started)
+    chunks = [[(s, t, v, None) for s, t, v in rows[i:i + 1000]]
+              for i in range(0, len(rows), 1000)]
+    if store.is_sqlite:
+        import sqlite3
+
+        from beffroi.store.engine import SQLITE_PRAGMAS
+
+        db = sqlite3.connect(url.removeprefix("sqlite:///"))
+        for pragma in SQLITE_PRAGMAS:
+            db.execute(f"PRAGMA {pragma}")
+        started = time.perf_counter()
+        for chunk in chunks:
+            db.executemany("INSERT INTO raw_bench VALUES (?, ?, ?, ?)", chunk)
+            db.commit()
+        seconds = time.perf_counter() - started
+        db.close()
+        return len(rows) / seconds
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as pg:
+        started = time.perf_counter()
+        for chunk in chunks:
+            with pg.cursor() as cur, cur.copy("COPY raw_bench FROM STDIN") as copy:
+                for row in chunk:
+                    copy.write_row(row)
+            pg.commit()
+        return len(rows) / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -216,7 +229,7 @@ def main() -> None:
             ids = dict(conn.execute(text(
                 "SELECT a.urn, s.id FROM series s JOIN assets a ON a.id = s.asset_id")).all())
         rows = [(ids[r["asset"]], r["ts"], r["value"]) for r in data]
-        raw = raw_rate(services, rows)
+        raw = raw_rate(services, url, rows)
         print(f"4. raw insert of the same rows: {raw:,.0f} readings/s")
         print()
         print(f"summary: batches {one:,.0f} r/s (target 100,000 into SQLite), "

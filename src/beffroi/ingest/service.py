@@ -186,9 +186,9 @@ class Pipeline:
             for letter in letters:
                 self.metrics.rejected.labels(letter["source"], letter["reason_code"]).inc()
         self.metrics.write_seconds.observe(time.perf_counter() - started)
-        now = time.time()
-        for m in messages:
-            self.metrics.lag_seconds.observe(max(0.0, now - m.received_ms / 1000))
+        if messages:  # the batch's oldest message: how far behind the intake is
+            oldest = min(m.received_ms for m in messages)
+            self.metrics.lag_seconds.observe(max(0.0, time.time() - oldest / 1000))
         return outcomes
 
     # --- dead letters ----------------------------------------------------------------------
