@@ -29,7 +29,7 @@ class IngestMetrics:
                                        "Time to validate and write a batch",
                                        buckets=SECONDS_BUCKETS, registry=r)
         self.lag_seconds = Histogram("beffroi_ingest_lag_seconds",
-                                     "Per batch, from the reception of its oldest message to its commit",
+                                     "Per batch: reception of its oldest message to commit",
                                      buckets=LAG_BUCKETS, registry=r)
         self.queue_depth = Gauge("beffroi_ingest_queue_depth",
                                  "Messages received and not yet written (workers)", registry=r)
