@@ -29,6 +29,7 @@ from tests.conftest import lamp
 
 BROKER = ("127.0.0.1", 1883)
 T0 = 1_704_402_000_000
+OUTAGE_S = 32
 
 
 def _broker_up() -> bool:
@@ -304,9 +305,11 @@ def test_broker_restart_loses_nothing(services: Services, territory: str, group:
 
 
 def test_store_unavailable_for_a_while_loses_nothing(
-        services: Services, territory: str, worker: MqttWorker, settings: Any) -> None:
-    """SQLite: another process holds the database's write lock; PostgreSQL: the database
-    refuses connections and its sessions are killed. Intake resumes by itself."""
+        services: Services, territory: str, worker: MqttWorker, settings: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """For 32 s, SQLite: another connection holds the database's write lock (longer than the
+    30 s busy timeout, so writes fail and are retried); PostgreSQL: the database refuses
+    connections and its sessions are killed. Nothing is lost; intake resumes by itself."""
     services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
     urn = "urn:ngsi-ld:Streetlight:testville:L1"
     pub = publisher()
@@ -319,11 +322,12 @@ def test_store_unavailable_for_a_while_loses_nothing(
     try:
         send(0, 50)
         wait_for(lambda: count(services, "SELECT count(*) FROM observations") == 50)
-        with _outage(services, settings):
+        with _outage(services, settings):  # longer than SQLite's 30 s busy timeout
             send(50, 100)
-            time.sleep(3)
+            time.sleep(OUTAGE_S)
             assert count_if_possible(services) in (None, 50)
         wait_for(lambda: count(services, "SELECT count(*) FROM observations") == 150, 90)
+        assert "store unavailable" in caplog.text  # the worker did meet the outage
     finally:
         pub.loop_stop()
         pub.disconnect()
