@@ -19,6 +19,7 @@ from beffroi.assets.service import Registry
 from beffroi.errors import BeffroiError
 from beffroi.ingest import api as ingest_api
 from beffroi.ingest.service import Pipeline
+from beffroi.logs import CorrelationMiddleware
 from beffroi.settings import Settings
 from beffroi.store import Store, open_store
 from beffroi.telemetry import api as telemetry_api
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, services: Services | None = None,
         lifespan=lifespan,
     )
     app.state.services = services
+    app.add_middleware(CorrelationMiddleware)
 
     @app.exception_handler(BeffroiError)
     async def _beffroi_error(_request: Request, exc: BeffroiError) -> JSONBody:

@@ -259,6 +259,9 @@ def worker(
             password=settings.mqtt_password, client_id=f"beffroi-worker-{worker_id}",
             group=group, batch_messages=batch, session_expiry_s=session_expiry,
         )
+        from beffroi import logs
+
+        logs.configure(settings.log_level, settings.log_format)
         runner = MqttWorker(services.pipeline, options)
         if metrics_port:
             from prometheus_client import start_http_server
@@ -358,9 +361,13 @@ def serve(
         host = host or settings.host
         port = port or settings.port
         console.print(f"Beffroi API on http://{host}:{port}/docs")
+        from beffroi import logs
+
+        logs.configure(settings.log_level, settings.log_format)
         # A second Ctrl-C during uvicorn's graceful shutdown must not print a traceback.
         with suppress(KeyboardInterrupt):
-            uvicorn.run(app_, host=host, port=port, log_level=settings.log_level.lower())
+            uvicorn.run(app_, host=host, port=port, log_level=settings.log_level.lower(),
+                        log_config=None)
 
 
 @app.command()

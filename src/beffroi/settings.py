@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(1883, description="MQTT broker port.")
     mqtt_username: str | None = Field(None, description="MQTT user of the workers.")
     mqtt_password: str | None = Field(None, description="MQTT password of the workers.")
+    log_format: str = Field(
+        "json", pattern="^(json|text)$",
+        description="Logs of serve and worker: json (one object per line) or text.")
     log_level: str = Field("INFO", description="Logging level (DEBUG, INFO, WARNING, ERROR).")
 
     @field_validator("timezone")

@@ -34,6 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from beffroi.errors import StoreUnavailable
 from beffroi.ingest.service import Message, Pipeline
+from beffroi.logs import correlation_id, new_correlation_id
 
 log = logging.getLogger("beffroi.ingest.mqtt")
 
@@ -147,10 +148,23 @@ class MqttWorker:
                 m = Message("", "readings", payload, source="mqtt", topic=msg.topic,
                             received_ms=now)
             messages.append(m)
+        token = correlation_id.set(new_correlation_id())
+        try:
+            self._write_batch(batch, messages)
+        finally:
+            correlation_id.reset(token)
+
+    def _write_batch(self, batch: list[mqtt.MQTTMessage], messages: list[Message]) -> None:
         delay = 0.5
         while True:
             try:
-                self.pipeline.process(messages)
+                outcomes = self.pipeline.process(messages)
+                log.info("batch written", extra={
+                    "messages": len(messages),
+                    "territories": sorted({m.territory for m in messages}),
+                    "stored": sum(o.stored for o in outcomes),
+                    "rejected": sum(len(o.rejected) + (o.error is not None)
+                                    for o in outcomes)})
                 break
             except StoreUnavailable as exc:  # keep the batch unacknowledged; try again
                 if self.stop_event.is_set():

@@ -175,6 +175,10 @@ class Pipeline:
             self.metrics.accepted.labels(source).inc(report.accepted)
             self.metrics.stored.labels(source).inc(report.stored)
             self.metrics.batch_size.observe(len(readings))
+            if report.rejections:
+                log.info("readings rejected", extra={
+                    "territory": code, "rejected": len(report.rejections),
+                    "reasons": dict(Counter(r.code for r in report.rejections))})
             for handler in self.handlers:
                 try:
                     handler(code, report.rows)
