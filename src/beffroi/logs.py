@@ -17,7 +17,7 @@ import orjson
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 def new_correlation_id() -> str:
