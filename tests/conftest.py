@@ -28,8 +28,8 @@ from beffroi.store.engine import normalise_url
 
 REPO = Path(__file__).resolve().parent.parent
 TABLES = (
-    "dead_letters", "import_runs", "rollup_dirty", "rollup_day", "rollup_hour", "latest",
-    "observations", "series", "assets", "territories",
+    "mqtt_users", "dead_letters", "import_runs", "rollup_dirty", "rollup_day", "rollup_hour",
+    "latest", "observations", "series", "assets", "territories",
 )
 
 

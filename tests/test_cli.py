@@ -15,7 +15,7 @@ from beffroi.cli import app
 
 runner = CliRunner()
 COMMANDS = ("version", "db", "territory", "import", "mappings", "rollups", "serve", "demo",
-            "simulate", "worker", "dead-letters")
+            "simulate", "worker", "dead-letters", "mqtt-user")
 
 
 def run(db_url: str, *args: str) -> str:

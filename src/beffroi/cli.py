@@ -32,6 +32,9 @@ app.add_typer(territory_app, name="territory")
 dead_app = typer.Typer(help="Rejected ingest input: list, count per reason, replay.",
                        no_args_is_help=True)
 app.add_typer(dead_app, name="dead-letters")
+mqtt_app = typer.Typer(help="MQTT accounts of devices, gateways and workers; Mosquitto files.",
+                       no_args_is_help=True)
+app.add_typer(mqtt_app, name="mqtt-user")
 
 console = Console()
 err = Console(stderr=True)
@@ -334,6 +337,63 @@ def dead_letter_replay(
                 console.print(f"  {letter_id}: {result['problem']['field']}: "
                               f"{result['problem']['reason']}", markup=False)
     console.print(f"{done} replayed, {failed} still rejected.")
+
+
+@mqtt_app.command("add")
+def mqtt_user_add(
+    username: str,
+    territory: Annotated[str | None, typer.Option("--territory", "-t", help=(
+        "Territory a device or gateway publishes for."))] = None,
+    role: Annotated[str, typer.Option(help="device, gateway or worker.")] = "device",
+) -> None:
+    """Create an MQTT account and print its password (shown once)."""
+    from beffroi.ingest.credentials import MqttAccounts
+
+    with _services() as services:
+        if territory:
+            services.registry.territory_id(territory)  # it must exist
+        password = MqttAccounts(services.store).create(username, role, territory)
+    console.print(f"MQTT {role} {username!r} created. Password (shown once): {password}",
+                  markup=False)
+    console.print("Run `beffroi mqtt-user export` and reload Mosquitto to apply.")
+
+
+@mqtt_app.command("list")
+def mqtt_user_list(territory: Annotated[str | None, typer.Option("--territory", "-t")] = None
+                   ) -> None:
+    """List MQTT accounts."""
+    from beffroi.ingest.credentials import MqttAccounts
+
+    table = Table("user", "role", "territory", "created", "revoked")
+    with _services() as services:
+        for u in MqttAccounts(services.store).list(territory):
+            table.add_row(u["username"], u["role"], u["territory"] or "*", u["created"],
+                          u["revoked"] or "")
+    console.print(table)
+
+
+@mqtt_app.command("revoke")
+def mqtt_user_revoke(username: str) -> None:
+    """Revoke an MQTT account (then export and reload Mosquitto)."""
+    from beffroi.ingest.credentials import MqttAccounts
+
+    with _services() as services:
+        MqttAccounts(services.store).revoke(username)
+    console.print(f"MQTT user {username!r} revoked.")
+
+
+@mqtt_app.command("export")
+def mqtt_user_export(
+    password_file: Annotated[Path, typer.Option(help="Mosquitto password_file to write.")],
+    acl_file: Annotated[Path, typer.Option(help="Mosquitto acl_file to write.")],
+) -> None:
+    """Write Mosquitto's password and ACL files for the active accounts."""
+    from beffroi.ingest.credentials import MqttAccounts
+
+    with _services() as services:
+        n = MqttAccounts(services.store).export(password_file, acl_file)
+    console.print(f"{n} accounts written to {password_file} and {acl_file}; reload Mosquitto "
+                  "(kill -HUP its pid) to apply.")
 
 
 @app.command()

@@ -3,6 +3,7 @@ sessions, dead letters, and a worker killed with SIGKILL in the middle of a stre
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import os
 import signal
@@ -237,13 +238,13 @@ class PrivateBroker:
     """A Mosquitto of this test alone (a free port, persistence in a temporary folder), so
     that it can be restarted without disturbing the machine's broker."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, auth: str = "allow_anonymous true\n") -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         self.conf = folder / "mosquitto.conf"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"listener {self.port} 127.0.0.1\n{auth}persistence true\nuser {getpass.getuser()}\n"
             f"persistence_location {folder}/\nmax_queued_messages 0\n")
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
@@ -373,3 +374,73 @@ class _outage:
 
         with psycopg.connect(self.admin, autocommit=True) as conn:
             conn.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')
+
+
+def test_per_territory_accounts_enforced_by_mosquitto(
+        services: Services, territory: str, group: str, tmp_path: Path) -> None:
+    """Accounts exported by Beffroi: a device publishes for its territory only; a wrong
+    password is refused; the worker reads every territory."""
+    from beffroi.assets.models import TerritoryIn
+    from beffroi.ingest.credentials import MqttAccounts
+
+    services.registry.create_territory(TerritoryIn(code="other", name="Other"))
+    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
+    services.registry.create_asset("other", AssetIn.model_validate(
+        lamp("L1") | {"id": "urn:ngsi-ld:Streetlight:other:L1"}))
+    accounts = MqttAccounts(services.store)
+    device_pw = accounts.create("lamp-gw-1", "gateway", territory)
+    worker_pw = accounts.create("worker-a", "worker", None)
+    accounts.create("old-device", "device", territory)
+    accounts.revoke("old-device")
+    assert accounts.export(tmp_path / "passwd", tmp_path / "acl") == 2
+    broker = PrivateBroker(tmp_path, f"allow_anonymous false\npassword_file {tmp_path}/passwd\n"
+                                     f"acl_file {tmp_path}/acl\n")
+    runner = MqttWorker(services.pipeline, MqttOptions(
+        host="127.0.0.1", port=broker.port, client_id=f"{group}-w", group=group,
+        username="worker-a", password=worker_pw, session_expiry_s=60, batch_wait_s=0.02))
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        assert runner.connected.wait(10), "the worker account was refused"
+        time.sleep(0.3)
+
+        def device(password: str) -> mqtt.Client:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=uuid.uuid4().hex,
+                                 protocol=mqtt.MQTTv5)
+            client.username_pw_set("lamp-gw-1", password)
+            client.connect("127.0.0.1", broker.port)
+            client.loop_start()
+            return client
+
+        def reading(code: str, value: int) -> bytes:
+            return orjson.dumps([{"asset": f"urn:ngsi-ld:Streetlight:{code}:L1",
+                                  "metric": "activePower", "ts": T0 + value, "value": value}])
+
+        gw = device(device_pw)
+        publish_all(gw, [("beffroi/testville/readings", reading("testville", 1)),
+                         ("beffroi/other/readings", reading("other", 2)),
+                         ("beffroi/testville/readings", reading("testville", 3))])
+        gw.loop_stop()
+        gw.disconnect()
+        wait_for(lambda: count(services, "SELECT count(*) FROM observations") >= 2)
+        time.sleep(1)
+        with services.store.read() as conn:
+            stored = sorted(r[0] for r in conn.execute(text(
+                "SELECT a.urn FROM observations o JOIN series s ON s.id = o.series_id "
+                "JOIN assets a ON a.id = s.asset_id")))
+        assert stored == ["urn:ngsi-ld:Streetlight:testville:L1"] * 2
+        refused = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=uuid.uuid4().hex,
+                              protocol=mqtt.MQTTv5)
+        refused.username_pw_set("lamp-gw-1", "wrong")
+        with pytest.raises(Exception):  # noqa: B017 - paho raises on a refused CONNACK
+            refused.connect("127.0.0.1", broker.port)
+            refused.loop_start()
+            deadline = time.monotonic() + 5
+            while not refused.is_connected() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            refused.loop_stop()
+            assert refused.is_connected(), "refused"
+    finally:
+        runner.stop()
+        thread.join(10)
+        broker.stop()

@@ -18,7 +18,8 @@ from beffroi.timeutil import now_ms
 from tests.conftest import lamp
 
 TABLES = {"territories", "assets", "series", "observations", "latest", "rollup_hour",
-          "rollup_day", "rollup_dirty", "rollup_state", "import_runs", "dead_letters"}
+          "rollup_day", "rollup_dirty", "rollup_state", "import_runs", "dead_letters",
+          "mqtt_users"}
 
 
 @pytest.fixture

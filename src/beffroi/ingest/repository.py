@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from beffroi.store.schema import dead_letters as D
+from beffroi.store.schema import mqtt_users as U
 
 
 def insert_dead_letters(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -51,3 +52,22 @@ def mark_failed_again(conn: Connection, letter_id: int, code: str, field_name: s
                       reason: str) -> None:
     conn.execute(update(D).where(D.c.id == letter_id).values(
         reason_code=code, field=field_name, reason=reason, attempts=D.c.attempts + 1))
+
+
+def insert_mqtt_user(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(U).values(**values))
+
+
+def mqtt_users(conn: Connection, territory: str | None, active_only: bool) -> list[Any]:
+    query = select(U).order_by(U.c.username)
+    if territory is not None:
+        query = query.where(U.c.territory == territory)
+    if active_only:
+        query = query.where(U.c.revoked_ms.is_(None))
+    return list(conn.execute(query))
+
+
+def revoke_mqtt_user(conn: Connection, username: str, now_ms: int) -> bool:
+    result = conn.execute(update(U).where(U.c.username == username, U.c.revoked_ms.is_(None))
+                          .values(revoked_ms=now_ms))
+    return bool(result.rowcount)

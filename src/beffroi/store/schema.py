@@ -192,3 +192,17 @@ dead_letters = Table(
 )
 Index("ix_dead_letters_territory_reason", dead_letters.c.territory, dead_letters.c.reason_code)
 Index("ix_dead_letters_received", dead_letters.c.received_ms)
+
+# MQTT accounts: devices and gateways publish for one territory; workers read everything.
+# Beffroi keeps them and writes Mosquitto's password and ACL files (``beffroi mqtt-user``).
+mqtt_users = Table(
+    "mqtt_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("territory", String(64)),  # None for a worker account
+    Column("role", String(16), nullable=False),  # device | gateway | worker
+    Column("password_hash", Text, nullable=False),  # Mosquitto's $7$ PBKDF2-SHA512 format
+    Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger),
+)
