@@ -138,3 +138,18 @@ def test_prometheus_metrics(client: TestClient, territory: str) -> None:
     assert 'beffroi_ingest_rejected_total{reason="bad_json",source="http"} 1.0' in text
     assert "beffroi_ingest_write_seconds_bucket" in text
     assert "beffroi_ingest_lag_seconds_count" in text
+
+
+def test_the_batch_route_keeps_its_rejections_as_dead_letters(client: TestClient,
+                                                               territory: str) -> None:
+    assert client.post(f"{API}/assets", json=lamp("L1")).status_code == 201
+    good = {"asset": "urn:ngsi-ld:Streetlight:testville:L1", "metric": "activePower",
+            "ts": 1_704_402_000_000, "value": 30}
+    r = client.post(f"{API}/observations", json={"readings": [good, good | {"unit": "KWT"}]})
+    assert r.status_code == 422
+    assert client.post(f"{API}/observations", content=b"[{").status_code == 400
+    assert client.post("/api/v1/territories/nowhere/observations", json=[good]).status_code == 404
+    letters = client.get(f"{API}/dead-letters").json()["items"]
+    assert [(d["source"], d["reason_code"], d["field"]) for d in letters] == [
+        ("http", "unit_mismatch", "unit"), ("http", "bad_request", "body")]
+    assert '"unit":"KWT"' in letters[0]["payload"]

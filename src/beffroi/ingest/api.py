@@ -23,6 +23,36 @@ def metrics(pipeline: PipelineDep) -> Response:
     return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+INGEST_DOC = """Store a batch of readings.
+
+Body: `{"readings": [{"asset": URN, "metric": name, "ts": ISO 8601 or epoch ms, "value": number
+or state, "unit": optional UN/CEFACT code}, ...]}`. Valid readings are stored even when others
+are rejected; the answer is then **422** and lists each rejected reading's index, field and
+reason (each is also kept as a dead letter). A reading already stored (same series and
+time) is counted as a duplicate, never stored twice, so a whole batch can be retried safely."""
+
+
+@router.post(
+    "/territories/{code}/observations",
+    summary="Ingest a batch of readings",
+    description=INGEST_DOC,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "example": {
+                "readings": [{"asset": "urn:ngsi-ld:Streetlight:nantes:EPNA342002",
+                              "metric": "activePower", "ts": "2024-01-04T22:00:00+01:00",
+                              "value": 70}]}}}},
+        }
+    },
+)
+async def ingest(code: str, request: Request, pipeline: PipelineDep) -> JSONBody:
+    body = await request.body()
+    report = await run_in_threadpool(pipeline.ingest_batch, code, body)
+    status = 422 if report.rejections else 200
+    return JSONBody(report.to_dict(), status_code=status)
+
+
 def _answer(outcome: Outcome) -> JSONBody:
     status = 422 if outcome.error or outcome.rejected else 200
     return JSONBody(outcome.to_dict(), status_code=status)

@@ -23,12 +23,12 @@ from typing import Any
 import orjson
 
 from beffroi.assets.service import Registry
-from beffroi.errors import NotFound, field_error
+from beffroi.errors import BeffroiError, NotFound, field_error
 from beffroi.ingest import decode
 from beffroi.ingest import repository as repo
 from beffroi.ingest.metrics import IngestMetrics
 from beffroi.store import Store
-from beffroi.telemetry.service import Telemetry
+from beffroi.telemetry.service import IngestReport, Telemetry
 from beffroi.timeutil import now_ms, to_iso
 
 log = logging.getLogger("beffroi.ingest")
@@ -195,12 +195,40 @@ class Pipeline:
             self.metrics.lag_seconds.observe(max(0.0, time.time() - oldest / 1000))
         return outcomes
 
+    def ingest_batch(self, code: str, body: bytes) -> IngestReport:
+        """The HTTP batch route: the client gets every error at once; the rejected readings,
+        or the whole body if it cannot be read, are kept as dead letters too."""
+        message = Message(code, "readings", body, source="http")
+        try:
+            report = self.telemetry.ingest_body(code, body)
+        except NotFound:
+            raise  # an unknown territory in the URL: a 404 for the client, nothing to keep
+        except BeffroiError as exc:
+            detail = exc.details[0] if exc.details else {"field": "body", "reason": exc.message}
+            self.bury(message, exc.code, exc.message + ": " + str(detail["reason"]),
+                      str(detail["field"]))
+            raise
+        self.metrics.accepted.labels("http").inc(report.accepted)
+        self.metrics.stored.labels("http").inc(report.stored)
+        self.metrics.batch_size.observe(report.received)
+        if report.rejections:
+            doc = orjson.loads(body)  # already parsed once: it is valid JSON
+            readings = doc["readings"] if isinstance(doc, dict) else doc
+            letters = [_letter(message, "readings", r.code, r.field, r.reason,
+                               _reading_bytes(readings[r.index])) for r in report.rejections]
+            with self.store.write() as conn:
+                repo.insert_dead_letters(conn, letters)
+            for r in report.rejections:
+                self.metrics.rejected.labels("http", r.code).inc()
+        return report
+
     # --- dead letters ----------------------------------------------------------------------
 
-    def bury(self, message: Message, code: str, reason: str) -> None:
+    def bury(self, message: Message, code: str, reason: str, field_name: str = "payload"
+             ) -> None:
         """Keep a message that could not be processed at all as a dead letter."""
         with self.store.write() as conn:
-            repo.insert_dead_letters(conn, [_letter(message, message.kind, code, "payload",
+            repo.insert_dead_letters(conn, [_letter(message, message.kind, code, field_name,
                                                     reason, message.payload)])
         self.metrics.rejected.labels(message.source, code).inc()
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query
 
 from beffroi.api.deps import Cursor, TelemetryDep, parse_time_param
 from beffroi.api.responses import JSONBody
@@ -14,43 +13,6 @@ from beffroi.errors import ValidationFailed, field_error
 from beffroi.timeutil import now_ms
 
 router = APIRouter()
-
-INGEST_DOC = """Store a batch of readings.
-
-Body: `{"readings": [{"asset": URN, "metric": name, "ts": ISO 8601 or epoch ms, "value": number
-or state, "unit": optional UN/CEFACT code}, ...]}`. Valid readings are stored even when others
-are rejected; the answer is then **422** and lists each rejected reading's index, field and
-reason. A reading already stored (same series and time) is counted as a duplicate, never
-stored twice, so a whole batch can be retried safely."""
-
-
-@router.post(
-    "/territories/{code}/observations",
-    tags=["telemetry"],
-    summary="Ingest a batch of readings",
-    description=INGEST_DOC,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object", "example": {
-                "readings": [{"asset": "urn:ngsi-ld:Streetlight:nantes:EPNA342002",
-                              "metric": "activePower", "ts": "2024-01-04T22:00:00+01:00",
-                              "value": 70}]}}}},
-        }
-    },
-)
-async def ingest(code: str, request: Request, telemetry: TelemetryDep) -> JSONBody:
-    body = await request.body()
-    report = await run_in_threadpool(telemetry.ingest_body, code, body)
-    metrics = request.app.state.services.pipeline.metrics
-    metrics.accepted.labels("http").inc(report.accepted)
-    metrics.stored.labels("http").inc(report.stored)
-    metrics.batch_size.observe(report.received)
-    for r in report.rejections:
-        metrics.rejected.labels("http", r.code).inc()
-    status = 422 if report.rejections else 200
-    return JSONBody(report.to_dict(), status_code=status)
-
 
 @router.get("/territories/{code}/latest", tags=["telemetry"],
             summary="Latest value of every series of many assets")
