@@ -26,13 +26,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
 from beffroi.errors import StoreUnavailable
+from beffroi.ingest.mqtt_wire import Delivery, WireSubscriber
 from beffroi.ingest.service import Message, Pipeline
 from beffroi.logs import correlation_id, new_correlation_id
 
@@ -75,86 +70,63 @@ class MqttWorker:
     def __init__(self, pipeline: Pipeline, options: MqttOptions) -> None:
         self.pipeline = pipeline
         self.options = options
-        self.intake: queue.Queue[mqtt.MQTTMessage] = queue.Queue(options.receive_maximum)
+        # Unbounded on purpose: the broker never has more than ``receive_maximum`` messages
+        # unacknowledged with us, which bounds what can be in here.
+        self.intake: queue.Queue[list[Delivery]] = queue.Queue()
+        self.queued = 0
         self.stop_event = threading.Event()
-        self.connected = threading.Event()
         self.processed = 0
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=options.client_id,
-            protocol=mqtt.MQTTv5, manual_ack=True,
+        prefix = f"$share/{options.group}/" if options.group else ""
+        self.client = WireSubscriber(
+            options.host, options.port, options.client_id, [prefix + t for t in TOPICS],
+            on_batch=self._on_batch, username=options.username, password=options.password,
+            session_expiry_s=options.session_expiry_s, receive_maximum=options.receive_maximum,
         )
-        if options.username:
-            self.client.username_pw_set(options.username, options.password)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
 
-    # --- network thread --------------------------------------------------------------------
+    @property
+    def connected(self) -> threading.Event:
+        return self.client.connected
 
-    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object,
-                    reason: ReasonCode, _props: object) -> None:
-        if reason.is_failure:
-            log.error("MQTT connection refused: %s", reason)
-            return
-        prefix = f"$share/{self.options.group}/" if self.options.group else ""
-        client.subscribe([(prefix + t, 1) for t in TOPICS])
-        self.connected.set()
-        log.info("MQTT connected to %s:%s as %s", self.options.host, self.options.port,
-                 self.options.client_id)
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object,
-                       reason: ReasonCode, _props: object) -> None:
-        self.connected.clear()
-        if not self.stop_event.is_set():
-            log.warning("MQTT disconnected (%s); reconnecting", reason)
-
-    def _on_message(self, _client: mqtt.Client, _userdata: object,
-                    msg: mqtt.MQTTMessage) -> None:
-        # Blocks when the queue is full: the network thread stops reading (backpressure).
-        while not self.stop_event.is_set():
-            try:
-                self.intake.put(msg, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+    def _on_batch(self, deliveries: list[Delivery]) -> None:  # the reader thread
+        self.intake.put(deliveries)
 
     # --- writer thread ---------------------------------------------------------------------
 
-    def _batch(self) -> list[mqtt.MQTTMessage]:
+    def _batch(self) -> list[Delivery]:
         try:
-            first = self.intake.get(timeout=0.2)
+            batch = list(self.intake.get(timeout=0.2))
         except queue.Empty:
             return []
-        self.pipeline.metrics.queue_depth.set(self.intake.qsize() + 1)
-        batch = [first]
         deadline = time.monotonic() + self.options.batch_wait_s
         while len(batch) < self.options.batch_messages:
             left = deadline - time.monotonic()
             try:
-                batch.append(self.intake.get(timeout=max(left, 0)) if left > 0
+                batch.extend(self.intake.get(timeout=left) if left > 0
                              else self.intake.get_nowait())
             except queue.Empty:
                 break
+        self.pipeline.metrics.queue_depth.set(self.intake.qsize())
         return batch
 
-    def _write(self, batch: list[mqtt.MQTTMessage]) -> None:
+    def _write(self, batch: list[Delivery]) -> None:
         messages: list[Message] = []
         now = int(time.time() * 1000)
-        for msg in batch:
-            payload = bytes(msg.payload)
-            m = message_of(msg.topic, payload, now)
+        for d in batch:
+            m = message_of(d.topic, d.payload, now)
             if m is None:  # outside the scheme: kept as a dead letter of no territory
-                m = Message("", "readings", payload, source="mqtt", topic=msg.topic,
+                m = Message("", "readings", d.payload, source="mqtt", topic=d.topic,
                             received_ms=now)
             messages.append(m)
         token = correlation_id.set(new_correlation_id())
         try:
-            self._write_batch(batch, messages)
+            if self._write_batch(messages):
+                self.client.ack(batch)
+                self.processed += len(batch)
         finally:
             correlation_id.reset(token)
 
-    def _write_batch(self, batch: list[mqtt.MQTTMessage], messages: list[Message]) -> None:
+    def _write_batch(self, messages: list[Message]) -> bool:
+        """Process until committed (True), or until the worker stops (False)."""
         delay = 0.5
         while True:
             try:
@@ -165,10 +137,10 @@ class MqttWorker:
                     "stored": sum(o.stored for o in outcomes),
                     "rejected": sum(len(o.rejected) + (o.error is not None)
                                     for o in outcomes)})
-                break
+                return True
             except StoreUnavailable as exc:  # keep the batch unacknowledged; try again
                 if self.stop_event.is_set():
-                    return
+                    return False
                 log.warning("store unavailable (%s); retrying in %.1f s", exc.message, delay)
                 self.stop_event.wait(delay)
                 delay = min(delay * 2, 10.0)
@@ -181,27 +153,20 @@ class MqttWorker:
                         raise
                     except Exception as exc:
                         self.pipeline.bury(m, "internal_error", f"{type(exc).__name__}: {exc}")
-                break
-        for msg in batch:
-            self.client.ack(msg.mid, msg.qos)
-        self.processed += len(batch)
+                return True
 
     def run(self) -> None:
         """Connect and process until :meth:`stop` (reconnects by itself)."""
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self.options.session_expiry_s
-        props.ReceiveMaximum = self.options.receive_maximum
-        self.client.connect_async(self.options.host, self.options.port, keepalive=30,
-                                  clean_start=False, properties=props)
-        self.client.loop_start()
+        reader = threading.Thread(target=self.client.run, name="mqtt-reader", daemon=True)
+        reader.start()
         try:
             while not self.stop_event.is_set():
                 batch = self._batch()
                 if batch:
                     self._write(batch)
         finally:
-            self.client.disconnect()
-            self.client.loop_stop()
+            self.client.stop()
+            reader.join(5)
 
     def stop(self) -> None:
         self.stop_event.set()
