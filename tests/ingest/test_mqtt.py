@@ -31,6 +31,7 @@ from tests.conftest import lamp
 BROKER = ("127.0.0.1", 1883)
 T0 = 1_704_402_000_000
 OUTAGE_S = 32
+RECEIVE_MAXIMUM = 100
 
 
 def _broker_up() -> bool:
@@ -79,7 +80,7 @@ def group() -> str:
 def worker(services: Services, group: str) -> Iterator[MqttWorker]:
     runner = MqttWorker(services.pipeline, MqttOptions(
         host=BROKER[0], port=BROKER[1], client_id=f"{group}-w1", group=group,
-        session_expiry_s=30, batch_wait_s=0.02))
+        session_expiry_s=30, batch_wait_s=0.02, receive_maximum=RECEIVE_MAXIMUM))
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     assert runner.connected.wait(10)
@@ -310,7 +311,8 @@ def test_store_unavailable_for_a_while_loses_nothing(
         caplog: pytest.LogCaptureFixture) -> None:
     """For 32 s, SQLite: another connection holds the database's write lock (longer than the
     30 s busy timeout, so writes fail and are retried); PostgreSQL: the database refuses
-    connections and its sessions are killed. Nothing is lost; intake resumes by itself."""
+    connections and its sessions are killed. Meanwhile the worker holds no more than its
+    receive window (the broker keeps the rest); nothing is lost; intake resumes by itself."""
     services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
     urn = "urn:ngsi-ld:Streetlight:testville:L1"
     pub = publisher()
@@ -324,10 +326,15 @@ def test_store_unavailable_for_a_while_loses_nothing(
         send(0, 50)
         wait_for(lambda: count(services, "SELECT count(*) FROM observations") == 50)
         with _outage(services, settings):  # longer than SQLite's 30 s busy timeout
-            send(50, 100)
-            time.sleep(OUTAGE_S)
+            send(50, 600)
+            held = 0
+            deadline = time.monotonic() + OUTAGE_S
+            while time.monotonic() < deadline:
+                held = max(held, sum(len(b) for b in list(worker.intake.queue)))
+                time.sleep(0.2)
             assert count_if_possible(services) in (None, 50)
-        wait_for(lambda: count(services, "SELECT count(*) FROM observations") == 150, 90)
+            assert held <= RECEIVE_MAXIMUM, held  # bounded: the broker buffers the rest
+        wait_for(lambda: count(services, "SELECT count(*) FROM observations") == 650, 90)
         assert "store unavailable" in caplog.text  # the worker did meet the outage
     finally:
         pub.loop_stop()
