@@ -82,6 +82,7 @@ STAGES = (
     ("store/timeseries.py", "read_rollup_state", "    read_rollup_state"),
     ("store/timeseries.py", "_insert", "    _insert (observations)"),
     ("store/timeseries.py", "_upsert_latest", "    _upsert_latest"),
+    ("store/timeseries.py", "_pg_write", "    _pg_write (PostgreSQL: COPY, insert, latest)"),
     ("store/timeseries.py", "_note_rollup_work", "    _note_rollup_work"),
 )
 
