@@ -184,3 +184,27 @@ def test_local_day_starts_follow_daylight_saving() -> None:
     starts = local_day_starts(PARIS, T0, T0 + 3 * 24 * HOUR_MS)
     lengths = [(b - a) // HOUR_MS for a, b in itertools.pairwise(starts)]
     assert lengths[:3] == [24, 24, 23]  # 31 March 2024 has 23 hours in Paris
+
+
+def test_another_process_sees_a_deleted_asset_after_the_cache_ttl(
+        services: Services, territory: str, settings: Any) -> None:
+    """A worker's series cache learns of changes made by the API server's process."""
+    import time
+
+    from beffroi.app import build_services
+
+    _series(services, territory)  # creates L<n> with its activePower series
+    from beffroi.assets.repository import AssetFilter
+
+    urn = services.registry.list_assets(territory, AssetFilter(), None, 100).items[0].id
+    other = build_services(settings)
+    other.telemetry.cache.ttl_s = 0.2
+    try:
+        reading = {"asset": urn, "metric": "activePower", "ts": T0, "value": 1.0}
+        assert other.telemetry.ingest_readings(territory, [reading]).stored == 1
+        services.registry.delete_asset(territory, urn)
+        time.sleep(0.3)
+        report = other.telemetry.ingest_readings(territory, [reading | {"ts": T0 + 1}])
+        assert report.stored == 0 and report.rejections[0].code == "unknown_asset"
+    finally:
+        other.store.dispose()

@@ -8,6 +8,7 @@ Rollups are materialised behind a watermark by :meth:`Telemetry.materialise`.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,16 +56,27 @@ class IngestReport:
         }
 
 
-class SeriesCache:
-    """(territory, asset URN, metric) → series; forgotten per territory when assets change."""
+# Caches built from the registry are rebuilt this often, for changes made by other processes.
+CACHE_TTL_S = 30.0
 
-    def __init__(self) -> None:
-        self._by_territory: dict[int, dict[tuple[str, str], SeriesRef]] = {}
+
+class SeriesCache:
+    """(territory, asset URN, metric) → series; forgotten per territory when assets change in
+    this process, and every ``ttl_s`` seconds for changes made by another process (a worker
+    beside the API server)."""
+
+    def __init__(self, ttl_s: float = CACHE_TTL_S) -> None:
+        self._by_territory: dict[int, tuple[float, dict[tuple[str, str], SeriesRef]]] = {}
         self._lock = threading.Lock()
+        self.ttl_s = ttl_s
 
     def get(self, territory_id: int) -> dict[tuple[str, str], SeriesRef]:
+        now = time.monotonic()
         with self._lock:
-            return self._by_territory.setdefault(territory_id, {})
+            entry = self._by_territory.get(territory_id)
+            if entry is None or now - entry[0] > self.ttl_s:
+                entry = self._by_territory[territory_id] = (now, {})
+            return entry[1]
 
     def forget(self, territory_id: int) -> None:
         with self._lock:
@@ -78,19 +90,19 @@ class Telemetry:
         self.settings = settings
         self.cache = SeriesCache()
         registry.listeners.append(self._forget_territory_id)
-        self._territories: dict[str, int] = {}
+        self._territories: dict[str, tuple[float, int]] = {}
 
     def _territory_id(self, code: str) -> int:
-        tid = self._territories.get(code)
-        if tid is None:
-            tid = self.registry.territory_id(code)
-            self._territories[code] = tid
-        return tid
+        now = time.monotonic()
+        entry = self._territories.get(code)
+        if entry is None or now - entry[0] > self.cache.ttl_s:
+            entry = self._territories[code] = (now, self.registry.territory_id(code))
+        return entry[1]
 
     def _forget_territory_id(self, territory_id: int) -> None:
         """The registry changed this territory (assets, series, or its deletion)."""
         self.cache.forget(territory_id)
-        for code in [c for c, t in self._territories.items() if t == territory_id]:
+        for code in [c for c, (_at, t) in self._territories.items() if t == territory_id]:
             del self._territories[code]
 
     # --- ingest --------------------------------------------------------------------------------
