@@ -202,6 +202,10 @@ def test_another_process_sees_a_deleted_asset_after_the_cache_ttl(
     try:
         reading = {"asset": urn, "metric": "activePower", "ts": T0, "value": 1.0}
         assert other.telemetry.ingest_readings(territory, [reading]).stored == 1
+        tid = services.registry.territory_id(territory)
+        cached = other.telemetry.cache.get(tid)
+        time.sleep(0.3)
+        assert other.telemetry.cache.get(tid) is cached  # nothing changed: kept
         services.registry.delete_asset(territory, urn)
         time.sleep(0.3)
         report = other.telemetry.ingest_readings(territory, [reading | {"ts": T0 + 1}])

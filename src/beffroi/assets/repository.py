@@ -34,6 +34,17 @@ def update_territory(conn: Connection, territory_id: int, values: dict[str, Any]
     conn.execute(update(T).where(T.c.id == territory_id).values(**values))
 
 
+def bump_registry_version(conn: Connection, territory_id: int) -> None:
+    conn.execute(update(T).where(T.c.id == territory_id).values(
+        registry_version=T.c.registry_version + 1))
+
+
+def registry_version(conn: Connection, territory_id: int) -> int | None:
+    value = conn.execute(select(T.c.registry_version).where(T.c.id == territory_id)
+                         ).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
 def delete_territory(conn: Connection, territory_id: int) -> None:
     owned = select(S.c.id).where(S.c.territory_id == territory_id)
     series_ids = [r[0] for r in conn.execute(owned)]

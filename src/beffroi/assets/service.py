@@ -82,8 +82,15 @@ class Registry:
         self.listeners: list[Any] = []
 
     def _changed(self, territory_id: int) -> None:
+        with self.store.write() as conn:  # for the caches of other processes
+            repo.bump_registry_version(conn, territory_id)
         for listener in self.listeners:
             listener(territory_id)
+
+    def registry_version(self, territory_id: int) -> int | None:
+        """The territory's registry version (None if it no longer exists)."""
+        with self.store.read() as conn:
+            return repo.registry_version(conn, territory_id)
 
     # --- territories ---------------------------------------------------------------------------
 

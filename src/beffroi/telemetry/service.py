@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,22 +62,30 @@ CACHE_TTL_S = 30.0
 
 
 class SeriesCache:
-    """(territory, asset URN, metric) → series; forgotten per territory when assets change in
-    this process, and every ``ttl_s`` seconds for changes made by another process (a worker
-    beside the API server)."""
+    """(territory, asset URN, metric) → series. Forgotten per territory when the registry of
+    this process changes it; and, every ``ttl_s`` seconds, when the territory's registry
+    version shows a change made by another process (a worker beside the API server)."""
 
-    def __init__(self, ttl_s: float = CACHE_TTL_S) -> None:
-        self._by_territory: dict[int, tuple[float, dict[tuple[str, str], SeriesRef]]] = {}
+    def __init__(self, version_of: Callable[[int], int | None],
+                 ttl_s: float = CACHE_TTL_S) -> None:
+        self._by_territory: dict[int, list[Any]] = {}  # [checked at, version, cache]
         self._lock = threading.Lock()
+        self._version_of = version_of
         self.ttl_s = ttl_s
 
     def get(self, territory_id: int) -> dict[tuple[str, str], SeriesRef]:
         now = time.monotonic()
         with self._lock:
             entry = self._by_territory.get(territory_id)
-            if entry is None or now - entry[0] > self.ttl_s:
-                entry = self._by_territory[territory_id] = (now, {})
-            return entry[1]
+            if entry is not None and now - entry[0] <= self.ttl_s:
+                return entry[2]  # type: ignore[no-any-return]
+        version = self._version_of(territory_id)  # outside the lock: a query
+        with self._lock:
+            entry = self._by_territory.get(territory_id)
+            if entry is None or entry[1] != version:
+                entry = self._by_territory[territory_id] = [now, version, {}]
+            entry[0] = now
+            return entry[2]  # type: ignore[no-any-return]
 
     def forget(self, territory_id: int) -> None:
         with self._lock:
@@ -88,7 +97,7 @@ class Telemetry:
         self.store = store
         self.registry = registry
         self.settings = settings
-        self.cache = SeriesCache()
+        self.cache = SeriesCache(registry.registry_version)
         registry.listeners.append(self._forget_territory_id)
         self._territories: dict[str, tuple[float, int]] = {}
 
