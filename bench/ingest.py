@@ -55,6 +55,7 @@ from psycopg import sql
 from beffroi.app import build_services
 from beffroi.assets import repository as repo
 from beffroi.assets.models import TerritoryIn
+from beffroi.assets.service import point_asset_row
 from beffroi.settings import load_settings
 from beffroi.store import migrate, open_store
 from beffroi.store.engine import SQLITE_PRAGMAS
@@ -362,29 +363,9 @@ class PostgresDatabase(Database):
 
 
 def asset_rows(lo: int, hi: int) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for i in range(lo, hi):
-        lon = round(-1.60 + (i % 1000) * 0.0001, 6)
-        lat = round(47.18 + (i // 1000) * 0.0001, 6)
-        rows.append(
-            {
-                "urn": urn(i),
-                "type": ASSET_TYPE,
-                "domain": "lighting",
-                "name": f"Lamp L{i}",
-                "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                "properties": {},
-                "control_post": "lighting",
-                "operator": None,
-                "lon": lon,
-                "lat": lat,
-                "min_lon": lon,
-                "min_lat": lat,
-                "max_lon": lon,
-                "max_lat": lat,
-            }
-        )
-    return rows
+    return [point_asset_row(urn(i), ASSET_TYPE, round(-1.60 + (i % 1000) * 0.0001, 6),
+                            round(47.18 + (i // 1000) * 0.0001, 6), name=f"Lamp L{i}")
+            for i in range(lo, hi)]
 
 
 def setup(db: Database, series: int) -> float:

@@ -33,7 +33,7 @@ from sqlalchemy import text
 from beffroi.app import build_services
 from beffroi.assets import repository as repo
 from beffroi.assets.models import TerritoryIn
-from beffroi.assets.service import footprint_columns
+from beffroi.assets.service import point_asset_row
 from beffroi.settings import load_settings
 from beffroi.store import migrate
 from beffroi.timeutil import now_ms
@@ -77,11 +77,8 @@ def setup(url: str, assets: int) -> Any:
     tid = services.registry.territory_id(CODE)
     rows = []
     for i in range(assets):
-        lon, lat = -1.55 + (i % 100) * 1e-3, 47.2 + (i // 100) * 1e-3
-        geom = {"type": "Point", "coordinates": [lon, lat]}
-        rows.append({"urn": f"urn:ngsi-ld:Streetlight:{CODE}:L{i}", "type": "Streetlight",
-                     "domain": "lighting", "name": None, "geometry": geom, "properties": {},
-                     "control_post": "lighting", "operator": None, **footprint_columns(geom)})
+        rows.append(point_asset_row(f"urn:ngsi-ld:Streetlight:{CODE}:L{i}", "Streetlight",
+                                    -1.55 + (i % 100) * 1e-3, 47.2 + (i // 100) * 1e-3))
     for i in range(0, len(rows), 5000):
         with services.store.write() as conn:
             repo.upsert_assets(conn, tid, rows[i:i + 5000], now_ms())

@@ -29,7 +29,7 @@ from typing import Any
 from beffroi.app import build_services, create_app
 from beffroi.assets import repository as repo
 from beffroi.assets.models import TerritoryIn
-from beffroi.assets.service import footprint_columns
+from beffroi.assets.service import point_asset_row
 from beffroi.settings import load_settings
 from beffroi.simulator import drivers, inventory, placement
 from beffroi.simulator.engine import Simulator
@@ -63,20 +63,8 @@ def _lighting_rows() -> list[dict[str, Any]]:
     for c in range(cabinets):
         lon = CENTRE[0] - 0.1 + 0.2 * (c % side) / side
         lat = CENTRE[1] - 0.06 + 0.12 * (c // side) / side
-        geom = {"type": "Point", "coordinates": [lon, lat]}
-        rows.append(
-            {
-                "urn": f"urn:ngsi-ld:StreetlightControlCabinet:{CODE}:C{c}",
-                "type": "StreetlightControlCabinet",
-                "domain": "lighting",
-                "name": None,
-                "geometry": geom,
-                "properties": {},
-                "control_post": "lighting",
-                "operator": None,
-                **footprint_columns(geom),
-            }
-        )
+        rows.append(point_asset_row(f"urn:ngsi-ld:StreetlightControlCabinet:{CODE}:C{c}",
+                                    "StreetlightControlCabinet", lon, lat))
     return rows
 
 
@@ -85,27 +73,10 @@ def _lamp_rows(cabinet_ids: dict[str, int]) -> list[dict[str, Any]]:
     for i in range(LAMPS):
         c = i // LAMPS_PER_CABINET
         cab = cabinet_ids[f"urn:ngsi-ld:StreetlightControlCabinet:{CODE}:C{c}"]
-        geom = {
-            "type": "Point",
-            "coordinates": [
-                CENTRE[0] - 0.1 + (i % 97) * 0.002,
-                CENTRE[1] - 0.06 + (i // 97) * 0.0014,
-            ],
-        }
-        rows.append(
-            {
-                "urn": f"urn:ngsi-ld:Streetlight:{CODE}:C{c}-{i}",
-                "type": "Streetlight",
-                "domain": "lighting",
-                "name": None,
-                "geometry": geom,
-                "properties": {},
-                "control_post": "lighting",
-                "operator": None,
-                "parent_id": cab,
-                **footprint_columns(geom),
-            }
-        )
+        lon = CENTRE[0] - 0.1 + (i % 97) * 0.002
+        lat = CENTRE[1] - 0.06 + (i // 97) * 0.0014
+        rows.append(point_asset_row(f"urn:ngsi-ld:Streetlight:{CODE}:C{c}-{i}", "Streetlight",
+                                    lon, lat, parent_id=cab))
     return rows
 
 

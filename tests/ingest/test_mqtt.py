@@ -40,7 +40,9 @@ def _broker_up() -> bool:
         return s.connect_ex(BROKER) == 0
 
 
-pytestmark = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883")
+# Skipped on a developer's machine without a broker; in CI (CI set) they run, and fail.
+pytestmark = pytest.mark.skipif(not _broker_up() and not os.environ.get("CI"),
+                                reason="no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
 
 
 def publisher() -> mqtt.Client:

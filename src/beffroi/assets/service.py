@@ -71,19 +71,36 @@ def footprint_columns(geom: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def point_asset_row(urn: str, type_name: str, lon: float, lat: float, *,
+                    name: str | None = None, properties: dict[str, Any] | None = None,
+                    parent_id: int | None = None) -> dict[str, Any]:
+    """A row for ``repository.upsert_assets`` of an asset at a point, with its type's domain
+    and control post (bulk writers: the simulator's placement, the benchmarks)."""
+    kind = ASSET_TYPES[type_name]
+    geom = {"type": "Point", "coordinates": [lon, lat]}
+    row: dict[str, Any] = {
+        "urn": urn, "type": type_name, "domain": kind.domain, "name": name, "geometry": geom,
+        "properties": properties or {}, "control_post": kind.control_post, "operator": None,
+        **footprint_columns(geom),
+    }
+    if parent_id is not None:
+        row["parent_id"] = parent_id
+    return row
+
+
 class Registry:
     """Territories, assets and series of one installation."""
 
     def __init__(self, store: Store, default_timezone: str = "Europe/Paris") -> None:
         self.store = store
         self.default_timezone = default_timezone  # of territories created without one
-        # Called with a territory id whenever assets or series change, so that caches built
-        # on them (the ingest path's series cache) can forget that territory.
+        # Called with a territory id when assets or series go away, so that caches built on
+        # them (the ingest path's series cache) can forget that territory.
         self.listeners: list[Any] = []
 
     def _changed(self, territory_id: int) -> None:
-        with self.store.write() as conn:  # for the caches of other processes
-            repo.bump_registry_version(conn, territory_id)
+        """Assets or series of the territory went away: caches built on them must forget it.
+        (New ones need no notice: a cache miss looks them up.)"""
         for listener in self.listeners:
             listener(territory_id)
 
@@ -202,7 +219,6 @@ class Registry:
                 f"asset {data.id!r} already exists",
                 [field_error("id", "already used in this territory")],
             ) from exc
-        self._changed(tid)
         return self.get_asset(code, data.id)
 
     def _asset_row(self, tid: int, urn: str) -> Row[Any]:
@@ -272,6 +288,7 @@ class Registry:
         row = self._asset_row(tid, urn)
         with self.store.write() as conn:
             repo.delete_asset(conn, int(row.id))
+            repo.bump_registry_version(conn, tid)  # for the caches of other processes
         self._changed(tid)
 
     def list_assets(
@@ -340,7 +357,6 @@ class Registry:
             repo.insert_series(
                 conn, tid, [(int(row.id), data.metric, data.unit, data.kind)], now_ms()
             )
-        self._changed(tid)
         return Series(asset=urn, metric=data.metric, unit=data.unit, kind=data.kind)
 
     def list_series(self, code: str, urn: str) -> list[Series]:

@@ -73,7 +73,6 @@ class MqttWorker:
         # Unbounded on purpose: the broker never has more than ``receive_maximum`` messages
         # unacknowledged with us, which bounds what can be in here.
         self.intake: queue.Queue[list[Delivery]] = queue.Queue()
-        self.queued = 0
         self.stop_event = threading.Event()
         self.processed = 0
         prefix = f"$share/{options.group}/" if options.group else ""

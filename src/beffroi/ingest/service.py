@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from beffroi.assets.service import Registry
-from beffroi.errors import BeffroiError, NotFound, field_error
+from beffroi.errors import BeffroiError, NotFound
 from beffroi.ingest import decode
 from beffroi.ingest import repository as repo
 from beffroi.ingest.metrics import IngestMetrics
@@ -334,5 +334,3 @@ def _letter_dict(r: Any) -> dict[str, Any]:
         "replayed": to_iso(int(r.replayed_ms)) if r.replayed_ms is not None else None,
     }
 
-
-__all__ = ["KINDS", "Message", "Outcome", "Pipeline", "field_error"]

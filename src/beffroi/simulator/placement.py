@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from beffroi.assets import repository as repo
-from beffroi.assets.service import footprint_columns
-from beffroi.assets.types import ASSET_TYPES
+from beffroi.assets.service import point_asset_row
 from beffroi.simulator import seeding
 from beffroi.simulator.models import (
     BUILDING_KINDS,
@@ -92,22 +91,16 @@ def synthetic_assets(code: str, anchors: Sequence[tuple[float, float]], seed: in
         angle = gen.uniform(0, 2 * math.pi, count)
         dist = gen.uniform(0, plan.jitter_m, count)
         u = seeding.uniform(seed, f"placement:{type_name}", local)
-        kind = ASSET_TYPES[type_name]
         for i in range(count):
             lon0, lat0 = points[picks[i]]
             lat = lat0 + dist[i] * math.sin(angle[i]) / METRES_PER_DEGREE_LAT
             lon = lon0 + dist[i] * math.cos(angle[i]) / (
                 METRES_PER_DEGREE_LAT * math.cos(math.radians(lat0))
             )
-            geometry = {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}
-            rows.append({
-                "urn": f"urn:ngsi-ld:{type_name}:{code}:{local[i]}",
-                "type": type_name, "domain": kind.domain,
-                "name": f"{LABELS[type_name]} {local[i]} (simulé)", "geometry": geometry,
-                "properties": _properties(type_name, float(u[i]), plan),
-                "control_post": kind.control_post, "operator": None,
-                **footprint_columns(geometry),
-            })
+            rows.append(point_asset_row(
+                f"urn:ngsi-ld:{type_name}:{code}:{local[i]}", type_name, round(lon, 7),
+                round(lat, 7), name=f"{LABELS[type_name]} {local[i]} (simulé)",
+                properties=_properties(type_name, float(u[i]), plan)))
     return rows
 
 

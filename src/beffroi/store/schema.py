@@ -38,8 +38,8 @@ territories = Table(
     Column("center_lat", Float),
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
-    # Bumped when assets or series of the territory are deleted or declared, so that other
-    # processes (workers) know to rebuild their caches.
+    # Bumped when assets of the territory are deleted, so that other processes (workers)
+    # know to rebuild their caches.
     Column("registry_version", BigInteger, nullable=False, server_default="0"),
 )
 

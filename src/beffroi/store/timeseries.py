@@ -85,8 +85,8 @@ def write_observations(store: Store, rows: Sequence[Row], *, grouped: bool = Fal
     with store.write() as conn:
         until, pending = read_rollup_state(store, conn, lock="share")
         if store.is_sqlite:
-            stored = _insert(store, conn, ordered)
-            _upsert_latest(store, conn, list(newest.values()))
+            stored = _insert(conn, ordered)
+            _upsert_latest(conn, list(newest.values()))
         else:
             stored = _pg_write(conn, ordered, newest)
         _note_rollup_work(conn, ordered, min_ts, until, pending)
@@ -122,7 +122,7 @@ def _json_rows(rows: Sequence[Row]) -> str:
     return orjson.dumps(rows).decode()
 
 
-def _insert(store: Store, conn: Connection, rows: Sequence[Row]) -> int:
+def _insert(conn: Connection, rows: Sequence[Row]) -> int:
     """SQLite: one statement over a JSON array of rows (about twice as fast as executemany,
     which steps the statement, and re-takes the GIL, once per row)."""
     result = conn.exec_driver_sql(
@@ -170,7 +170,7 @@ def _pg_write(conn: Connection, rows: Sequence[Row], newest: dict[int, Row]) -> 
     return stored
 
 
-def _upsert_latest(store: Store, conn: Connection, rows: Sequence[Row]) -> None:
+def _upsert_latest(conn: Connection, rows: Sequence[Row]) -> None:
     """SQLite: the newest row of each series into ``latest``, unless it holds a newer one."""
     conn.exec_driver_sql(
         "INSERT INTO latest (series_id, ts_ms, value, text) " + _SQLITE_ROWS + " "

@@ -1,5 +1,5 @@
-"""A version per territory, bumped when its assets or series change (cache invalidation
-across processes).
+"""A version per territory, bumped when its assets are deleted (cache invalidation across
+processes).
 
 Revision ID: 0004
 Revises: 0003
