@@ -27,10 +27,6 @@ from beffroi.store import migrate, open_store
 from beffroi.store.engine import normalise_url
 
 REPO = Path(__file__).resolve().parent.parent
-TABLES = (
-    "mqtt_users", "dead_letters", "import_runs", "rollup_dirty", "rollup_day", "rollup_hour",
-    "latest", "observations", "series", "assets", "territories",
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,7 +91,11 @@ def db_url(engine_url: str, tmp_path: Path) -> str:
         return f"sqlite:///{target}"
     store = open_store(engine_url)
     with store.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        tables = conn.execute(text(
+            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+            " AND relname NOT IN ('alembic_version', 'rollup_state')")).scalars().all()
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         conn.execute(text("UPDATE rollup_state SET hour_until_ms = NULL, pending_min_ms = NULL"))
     store.dispose()
     return engine_url

@@ -16,25 +16,43 @@ from beffroi.api.deps import Services
 from beffroi.api.responses import JSONBody
 from beffroi.assets import api as assets_api
 from beffroi.assets.service import Registry
+from beffroi.auth import api as auth_api
+from beffroi.auth.audit import AuditLog
+from beffroi.auth.service import Auth
+from beffroi.commands import api as commands_api
+from beffroi.commands.service import Commands
 from beffroi.errors import BeffroiError
 from beffroi.ingest import api as ingest_api
 from beffroi.ingest.service import Pipeline
 from beffroi.logs import CorrelationMiddleware
+from beffroi.operations import api as operations_api
+from beffroi.operations.service import Operations
+from beffroi.rules import api as rules_api
+from beffroi.rules.service import Rules
 from beffroi.settings import Settings
 from beffroi.store import Store, open_store
 from beffroi.telemetry import api as telemetry_api
 from beffroi.telemetry.service import Telemetry
+from beffroi.timeutil import Clock
 
 log = logging.getLogger("beffroi")
 
 
-def build_services(settings: Settings, store: Store | None = None) -> Services:
+def build_services(settings: Settings, store: Store | None = None,
+                   clock: Clock | None = None) -> Services:
     store = store or open_store(settings.database_url)
+    clock = clock or Clock()
     registry = Registry(store, settings.timezone)
     telemetry = Telemetry(store, registry, settings)
     pipeline = Pipeline(store, registry, telemetry)
+    audit = AuditLog(store, clock)
+    auth = Auth(store, settings, audit, clock)
+    rules = Rules(store, registry, telemetry, audit, clock)
+    commands = Commands(store, registry, settings, audit, clock)
+    operations = Operations(store, registry, rules, commands, audit, clock)
     return Services(settings=settings, store=store, registry=registry, telemetry=telemetry,
-                    pipeline=pipeline)
+                    pipeline=pipeline, clock=clock, audit=audit, auth=auth, rules=rules,
+                    commands=commands, operations=operations)
 
 
 class RollupWorker:
@@ -125,5 +143,9 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(assets_api.router, prefix="/api/v1")
     app.include_router(telemetry_api.router, prefix="/api/v1")
     app.include_router(ingest_api.router, prefix="/api/v1")
+    app.include_router(auth_api.router, prefix="/api/v1")
+    app.include_router(rules_api.router, prefix="/api/v1")
+    app.include_router(operations_api.router, prefix="/api/v1")
+    app.include_router(commands_api.router, prefix="/api/v1")
     app.include_router(ingest_api.metrics_router)
     return app

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from beffroi import __version__
+from beffroi import __version__, cli_common
 from beffroi.errors import BeffroiError
-from beffroi.settings import Settings, load_settings
 
 app = typer.Typer(
     help="Beffroi: the urban hypervision platform a territory owns.",
@@ -35,20 +32,19 @@ app.add_typer(dead_app, name="dead-letters")
 mqtt_app = typer.Typer(help="MQTT accounts of devices, gateways and workers; Mosquitto files.",
                        no_args_is_help=True)
 app.add_typer(mqtt_app, name="mqtt-user")
+# The operations packages keep their commands beside their code.
+from beffroi.auth import cli as auth_cli  # noqa: E402
+from beffroi.commands import cli as commands_cli  # noqa: E402
+from beffroi.operations import cli as operations_cli  # noqa: E402
+from beffroi.rules import cli as rules_cli  # noqa: E402
 
-console = Console()
-err = Console(stderr=True)
+auth_cli.register(app)
+rules_cli.register(app)
+operations_cli.register(app)
+commands_cli.register(app)
 
-
-class State:
-    config: Path | None = None
-    database_url: str | None = None
-
-    def settings(self) -> Settings:
-        return load_settings(self.config, database_url=self.database_url)
-
-
-state = State()
+console, err, state = cli_common.console, cli_common.err, cli_common.state
+_services, _store = cli_common.services, cli_common.store
 
 
 @app.callback()
@@ -60,32 +56,6 @@ def _root(
 ) -> None:
     state.config = config
     state.database_url = database_url
-
-
-@contextmanager
-def _services(upgrade: bool = True) -> Iterator[Any]:
-    """The services of one command, on a migrated store that is closed at the end."""
-    from beffroi.app import build_services
-    from beffroi.store import migrate
-
-    services = build_services(state.settings())
-    try:
-        if upgrade:
-            migrate.upgrade(services.store, ahead_months=services.settings.partitions_ahead_months)
-        yield services
-    finally:
-        services.store.dispose()
-
-
-@contextmanager
-def _store() -> Iterator[Any]:
-    from beffroi.store import open_store
-
-    store = open_store(state.settings().database_url)
-    try:
-        yield store
-    finally:
-        store.dispose()
 
 
 @app.command()

@@ -37,3 +37,24 @@ def parse_ts(value: object) -> int:
     if dt.tzinfo is None:
         raise TimestampError(f"{value!r} has no time zone (add Z or an offset such as +01:00)")
     return int(dt.timestamp() * 1000)
+
+
+class Clock:
+    """The time services read (``clock()`` → epoch ms). Tests freeze it to check SLA timing."""
+
+    def __call__(self) -> int:
+        return now_ms()
+
+
+class FrozenClock(Clock):
+    """A clock that moves only when told to."""
+
+    def __init__(self, start_ms: int) -> None:
+        self.ms = start_ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, *, seconds: float = 0, minutes: float = 0, hours: float = 0) -> int:
+        self.ms += int((seconds + 60 * minutes + 3600 * hours) * 1000)
+        return self.ms

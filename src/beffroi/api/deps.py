@@ -8,12 +8,17 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from beffroi.assets.service import Registry
+from beffroi.auth.audit import AuditLog
+from beffroi.auth.service import Auth
+from beffroi.commands.service import Commands
 from beffroi.errors import ValidationFailed, field_error
 from beffroi.ingest.service import Pipeline
+from beffroi.operations.service import Operations
+from beffroi.rules.service import Rules
 from beffroi.settings import Settings
 from beffroi.store import Store
 from beffroi.telemetry.service import Telemetry
-from beffroi.timeutil import TimestampError, parse_ts
+from beffroi.timeutil import Clock, TimestampError, parse_ts
 
 
 @dataclass
@@ -23,6 +28,12 @@ class Services:
     registry: Registry
     telemetry: Telemetry
     pipeline: Pipeline
+    clock: Clock
+    audit: AuditLog
+    auth: Auth
+    rules: Rules
+    commands: Commands
+    operations: Operations
 
 
 def get_services(request: Request) -> Services:
@@ -42,9 +53,29 @@ def get_pipeline(request: Request) -> Pipeline:
     return get_services(request).pipeline
 
 
+def get_auth(request: Request) -> Auth:
+    return get_services(request).auth
+
+
+def get_rules(request: Request) -> Rules:
+    return get_services(request).rules
+
+
+def get_operations(request: Request) -> Operations:
+    return get_services(request).operations
+
+
+def get_commands(request: Request) -> Commands:
+    return get_services(request).commands
+
+
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 TelemetryDep = Annotated[Telemetry, Depends(get_telemetry)]
+AuthDep = Annotated[Auth, Depends(get_auth)]
+RulesDep = Annotated[Rules, Depends(get_rules)]
+OperationsDep = Annotated[Operations, Depends(get_operations)]
+CommandsDep = Annotated[Commands, Depends(get_commands)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (1 to 1000).")]
 Cursor = Annotated[str | None, Query(description="Cursor from the previous page.")]
 

@@ -1,0 +1,1 @@
+"""Control posts, incidents, work orders, SLAs and crisis plans."""

@@ -1,0 +1,7 @@
+"""HTTP routes of the operations package (no SQL here: they call the service)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""Declarative rules evaluated on every ingested batch, and the alarms they raise and clear."""
