@@ -50,6 +50,7 @@ def build_services(settings: Settings, store: Store | None = None,
     rules = Rules(store, registry, telemetry, audit, clock)
     commands = Commands(store, registry, settings, audit, clock)
     operations = Operations(store, registry, rules, commands, audit, clock)
+    pipeline.handlers.append(rules.on_rows)
     return Services(settings=settings, store=store, registry=registry, telemetry=telemetry,
                     pipeline=pipeline, clock=clock, audit=audit, auth=auth, rules=rules,
                     commands=commands, operations=operations)
@@ -82,6 +83,17 @@ class RollupWorker:
                 self.services.telemetry.materialise()
             except Exception:  # the edge of a worker loop: log and try again next time
                 log.exception("rollup materialisation failed")
+            self.tick()
+
+    def tick(self) -> None:
+        """The periodic passes of rules (silence), commands (time-outs) and incidents (SLA)."""
+        services = self.services
+        for name, step in (("rules", services.rules.tick), ("commands", services.commands.tick),
+                           ("operations", services.operations.tick)):
+            try:
+                step()
+            except Exception:  # the edge of a worker loop
+                log.exception("periodic pass failed", extra={"pass": name})
 
 
 def _error_response(exc: BeffroiError) -> JSONBody:

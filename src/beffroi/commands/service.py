@@ -17,3 +17,6 @@ class Commands:
         self.settings = settings
         self.audit = audit
         self.clock = clock
+
+    def tick(self) -> None:
+        """Periodic pass: commands past their deadline become ``timed_out``. STUB."""

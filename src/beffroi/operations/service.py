@@ -20,3 +20,6 @@ class Operations:
         self.commands = commands
         self.audit = audit
         self.clock = clock
+
+    def tick(self) -> None:
+        """Periodic pass: SLA escalations of late incident steps. STUB."""

@@ -26,3 +26,15 @@ class Rules:
         self.clock = clock
         self.listeners: list[AlarmListener] = []
         self.post_router: PostRouter | None = None
+
+    def on_rows(self, territory: str, rows: list[tuple[int, int, float | None, str | None]]
+                ) -> None:
+        """Pipeline hand-off: evaluate the rules on the rows just stored (series id, epoch ms,
+        number, state), after their commit. STUB."""
+
+    def tick(self) -> None:
+        """Periodic pass for time-based conditions (silence, durations elapsing). STUB."""
+
+    def set_active(self, territory: str, rule_ids: list[str], active: bool, actor: str) -> None:
+        """Switch rules on or off (crisis plans use this); audited. STUB."""
+        raise NotImplementedError
