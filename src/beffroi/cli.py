@@ -443,6 +443,9 @@ def simulate(
     faults: Annotated[str | None, typer.Option(
         help="Inject faults: silent=0.01,stuck=0.01,out_of_range=0.001 (shares of assets; "
              "out_of_range: of readings).")] = None,
+    token: Annotated[str | None, typer.Option(
+        envvar="BEFFROI_TOKEN",
+        help="Live: API token (role device) the stream authenticates with.")] = None,
 ) -> None:
     """Generate realistic readings for the assets of a territory (see docs/simulator.md)."""
     import threading
@@ -486,7 +489,7 @@ def simulate(
         stream = live if live is not None else span is None
         if stream:
             base = url or f"http://{services.settings.host}:{services.settings.port}"
-            http = drivers.HttpSink(base, territory)
+            http = drivers.HttpSink(base, territory, token=token)
             stop = threading.Event()
             console.print(f"Streaming to {base} at {speed:g}× real time — Ctrl-C to stop.")
             with err.status("live") as status:

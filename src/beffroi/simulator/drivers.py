@@ -55,9 +55,11 @@ def telemetry_sink(telemetry: Any, code: str) -> Sink:
 class HttpSink:
     """Posts batches to a running Beffroi API."""
 
-    def __init__(self, base_url: str, code: str, timeout_s: float = 60.0) -> None:
+    def __init__(self, base_url: str, code: str, timeout_s: float = 60.0,
+                 token: str | None = None) -> None:
         self.url = f"{base_url.rstrip('/')}/api/v1/territories/{code}/observations"
-        self.client = httpx.Client(timeout=timeout_s)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(timeout=timeout_s, headers=headers)
 
     def __call__(self, readings: list[Reading]) -> SinkResult:
         response = self.client.post(self.url, json={"readings": readings})
