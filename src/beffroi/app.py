@@ -34,6 +34,7 @@ from beffroi.store import Store, open_store
 from beffroi.telemetry import api as telemetry_api
 from beffroi.telemetry.service import Telemetry
 from beffroi.timeutil import Clock
+from beffroi.web import app as web
 
 log = logging.getLogger("beffroi")
 
@@ -159,5 +160,6 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(rules_api.router, prefix="/api/v1")
     app.include_router(operations_api.router, prefix="/api/v1")
     app.include_router(commands_api.router, prefix="/api/v1")
+    web.mount(app)
     app.include_router(ingest_api.metrics_router)
     return app

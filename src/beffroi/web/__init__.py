@@ -1,0 +1,1 @@
+"""The control-room web UI: server-rendered pages and their static files (vendored from npm)."""
