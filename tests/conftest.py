@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -22,6 +23,8 @@ from sqlalchemy.engine import make_url
 from beffroi.api.deps import Services
 from beffroi.app import build_services, create_app
 from beffroi.assets.models import TerritoryIn
+from beffroi.assets.types import CONTROL_POSTS
+from beffroi.auth.models import SYSTEM, Role, TokenIn
 from beffroi.settings import Settings, load_settings
 from beffroi.store import migrate, open_store
 from beffroi.store.engine import normalise_url
@@ -110,13 +113,78 @@ def settings(db_url: str) -> Settings:
 def services(settings: Settings) -> Iterator[Services]:
     services = build_services(settings)
     yield services
+    services.commands.stop()  # a test that sent commands opened an MQTT link
     services.store.dispose()
 
 
 @pytest.fixture
-def client(settings: Settings, services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, services=services, background=False)) as c:
+def app(settings: Settings, services: Services) -> FastAPI:
+    """The application on the test's services (no background worker)."""
+    return create_app(settings, services=services, background=False)
+
+
+@pytest.fixture
+def admin_token(services: Services) -> str:
+    """The secret of a superuser API token (an administrator of every territory)."""
+    return services.auth.create_token(None, None, SYSTEM, superuser_name="tests").secret
+
+
+@pytest.fixture
+def client(app: FastAPI, admin_token: str) -> Iterator[TestClient]:
+    """A client authenticated as a superuser (``Authorization: Bearer`` on every request)."""
+    with TestClient(app, headers={"Authorization": f"Bearer {admin_token}"}) as c:
         yield c
+
+
+@pytest.fixture
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    """A client without credentials (public routes; 401 elsewhere)."""
+    with TestClient(app) as c:
+        yield c
+
+
+RoleClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def token_for(services: Services) -> Callable[..., str]:
+    """``token_for(role, territory="testville", posts=None) -> secret``: an API token with
+    that role (a :class:`beffroi.auth.models.Role` or its value) in an existing territory.
+    An operator without ``posts`` gets every control post."""
+
+    def make(role: Role | str, territory: str = "testville",
+             posts: Iterable[str] | None = None) -> str:
+        role = Role(role)
+        if posts is None:
+            posts = CONTROL_POSTS if role is Role.OPERATOR else ()
+        data = TokenIn(name=f"{role.value}-{territory}", role=role, posts=list(posts))
+        return services.auth.create_token(territory, data, SYSTEM).secret
+
+    return make
+
+
+@pytest.fixture
+def as_role(app: FastAPI, token_for: Callable[..., str]) -> Iterator[RoleClient]:
+    """``as_role(role, territory="testville", posts=None) -> TestClient``: a client that
+    authenticates with a fresh API token of that role in that (existing) territory, e.g.
+
+        def test_viewer_cannot_create(territory, as_role):
+            assert as_role(Role.VIEWER).post("/api/v1/territories/testville/assets",
+                                             json=lamp("1")).status_code == 403
+
+    ``posts`` are the control posts of an operator (default: all of them)."""
+    clients: list[TestClient] = []
+
+    def make(role: Role | str, territory: str = "testville",
+             posts: Iterable[str] | None = None) -> TestClient:
+        secret = token_for(role, territory, posts)
+        c = TestClient(app, headers={"Authorization": f"Bearer {secret}"})
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
 
 
 @pytest.fixture

@@ -30,6 +30,20 @@ class BadRequest(BeffroiError):
     code = "bad_request"
 
 
+class Unauthorized(BeffroiError):
+    """No credentials, or credentials that are unknown, expired, revoked or disabled."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(BeffroiError):
+    """Valid credentials whose role does not allow this route in this territory."""
+
+    status = 403
+    code = "forbidden"
+
+
 class ValidationFailed(BeffroiError):
     status = 422
     code = "validation_failed"

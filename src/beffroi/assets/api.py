@@ -19,13 +19,17 @@ from beffroi.assets.models import (
     TerritoryPatch,
 )
 from beffroi.assets.repository import AssetFilter
+from beffroi.assets.service import decode_cursor, encode_cursor
 from beffroi.assets.types import ASSET_TYPES, UNITS
-from beffroi.errors import ValidationFailed, field_error
+from beffroi.auth.access import READERS, allow
+from beffroi.auth.models import Principal, Role
+from beffroi.errors import NotFound, ValidationFailed, field_error
 
 router = APIRouter()
 
 
-@router.get("/types", tags=["registry"], summary="Asset types, their domains and metrics")
+@router.get("/types", tags=["registry"], summary="Asset types, their domains and metrics",
+            dependencies=[allow(*READERS)])
 def list_types() -> list[dict[str, object]]:
     return [
         {
@@ -42,27 +46,42 @@ def list_types() -> list[dict[str, object]]:
 
 
 @router.get("/territories", tags=["territories"])
-def list_territories(registry: RegistryDep, limit: Limit = 100, cursor: Cursor = None
-                     ) -> Page[Territory]:
-    return registry.list_territories(cursor, limit)
+def list_territories(registry: RegistryDep,
+                     principal: Annotated[Principal, allow(*READERS)],
+                     limit: Limit = 100, cursor: Cursor = None) -> Page[Territory]:
+    if principal.superuser:
+        return registry.list_territories(cursor, limit)
+    # Only the territories the caller holds a role in (a few: paged in memory, by code).
+    granted = []
+    for code in sorted(principal.grants):
+        try:
+            granted.append(registry.get_territory(code))
+        except NotFound:
+            continue
+    start = decode_cursor(cursor)
+    more = len(granted) > start + limit
+    return Page[Territory](items=granted[start:start + limit],
+                           next_cursor=encode_cursor(start + limit) if more else None)
 
 
-@router.post("/territories", status_code=status.HTTP_201_CREATED, tags=["territories"])
+@router.post("/territories", status_code=status.HTTP_201_CREATED, tags=["territories"],
+             dependencies=[allow(superuser_only=True)])
 def create_territory(data: TerritoryIn, registry: RegistryDep) -> Territory:
     return registry.create_territory(data)
 
 
-@router.get("/territories/{code}", tags=["territories"])
+@router.get("/territories/{code}", tags=["territories"], dependencies=[allow(*READERS)])
 def get_territory(code: str, registry: RegistryDep) -> Territory:
     return registry.get_territory(code)
 
 
-@router.patch("/territories/{code}", tags=["territories"])
+@router.patch("/territories/{code}", tags=["territories"], dependencies=[allow(Role.ADMINISTRATOR)])
 def update_territory(code: str, patch: TerritoryPatch, registry: RegistryDep) -> Territory:
     return registry.update_territory(code, patch)
 
 
-@router.delete("/territories/{code}", status_code=204, tags=["territories"])
+@router.delete("/territories/{code}", status_code=204, tags=["territories"],
+               dependencies=[allow(Role.ADMINISTRATOR)])
 def delete_territory(code: str, registry: RegistryDep) -> Response:
     registry.delete_territory(code)
     return Response(status_code=204)
@@ -76,7 +95,7 @@ def asset_filter(
     return AssetFilter(type=type, domain=domain, control_post=control_post, bbox=parse_bbox(bbox))
 
 
-@router.get("/territories/{code}/assets", tags=["assets"])
+@router.get("/territories/{code}/assets", tags=["assets"], dependencies=[allow(*READERS)])
 def list_assets(
     code: str,
     registry: RegistryDep,
@@ -103,32 +122,37 @@ def list_assets(
     return registry.list_assets(code, flt, cursor, limit)
 
 
-@router.post("/territories/{code}/assets", status_code=201, tags=["assets"])
+@router.post("/territories/{code}/assets", status_code=201, tags=["assets"],
+             dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
 def create_asset(code: str, data: AssetIn, registry: RegistryDep) -> Asset:
     return registry.create_asset(code, data)
 
 
-@router.get("/territories/{code}/assets/{urn}", tags=["assets"])
+@router.get("/territories/{code}/assets/{urn}", tags=["assets"], dependencies=[allow(*READERS)])
 def get_asset(code: str, urn: str, registry: RegistryDep) -> Asset:
     return registry.get_asset(code, urn)
 
 
-@router.patch("/territories/{code}/assets/{urn}", tags=["assets"])
+@router.patch("/territories/{code}/assets/{urn}", tags=["assets"],
+              dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
 def update_asset(code: str, urn: str, patch: AssetPatch, registry: RegistryDep) -> Asset:
     return registry.update_asset(code, urn, patch)
 
 
-@router.delete("/territories/{code}/assets/{urn}", status_code=204, tags=["assets"])
+@router.delete("/territories/{code}/assets/{urn}", status_code=204, tags=["assets"],
+               dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
 def delete_asset(code: str, urn: str, registry: RegistryDep) -> Response:
     registry.delete_asset(code, urn)
     return Response(status_code=204)
 
 
-@router.get("/territories/{code}/assets/{urn}/series", tags=["assets"])
+@router.get("/territories/{code}/assets/{urn}/series", tags=["assets"],
+            dependencies=[allow(*READERS)])
 def list_series(code: str, urn: str, registry: RegistryDep) -> list[Series]:
     return registry.list_series(code, urn)
 
 
-@router.post("/territories/{code}/assets/{urn}/series", status_code=201, tags=["assets"])
+@router.post("/territories/{code}/assets/{urn}/series", status_code=201, tags=["assets"],
+             dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
 def declare_series(code: str, urn: str, data: SeriesIn, registry: RegistryDep) -> Series:
     return registry.declare_series(code, urn, data)

@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from beffroi.api.deps import PipelineDep
 from beffroi.api.responses import JSONBody
+from beffroi.auth.access import allow
+from beffroi.auth.models import Role
 from beffroi.errors import ValidationFailed, field_error
 from beffroi.ingest.service import Message, Outcome
 
@@ -35,6 +37,7 @@ time) is counted as a duplicate, never stored twice, so a whole batch can be ret
 @router.post(
     "/territories/{code}/observations",
     summary="Ingest a batch of readings",
+    dependencies=[allow(Role.DEVICE, Role.ADMINISTRATOR)],
     description=INGEST_DOC,
     openapi_extra={
         "requestBody": {
@@ -64,7 +67,8 @@ async def _one(pipeline: Any, message: Message) -> JSONBody:
 
 
 @router.post("/territories/{code}/lorawan/chirpstack",
-             summary="ChirpStack v4 HTTP integration (uplink events)")
+             summary="ChirpStack v4 HTTP integration (uplink events)",
+             dependencies=[allow(Role.DEVICE, Role.ADMINISTRATOR)])
 async def chirpstack(code: str, request: Request, pipeline: PipelineDep,
                      event: Annotated[str, Query(description="ChirpStack event type")] = "up",
                      ) -> JSONBody:
@@ -79,7 +83,8 @@ async def chirpstack(code: str, request: Request, pipeline: PipelineDep,
 
 
 @router.post("/territories/{code}/lorawan/tts",
-             summary="The Things Stack v3 webhook (uplink messages)")
+             summary="The Things Stack v3 webhook (uplink messages)",
+             dependencies=[allow(Role.DEVICE, Role.ADMINISTRATOR)])
 async def things_stack(code: str, request: Request, pipeline: PipelineDep) -> JSONBody:
     """Point a The Things Stack webhook (JSON) here, with the uplink message enabled. The
     device EUI maps to the asset whose `dev_eui` property it is; the fields of
@@ -89,7 +94,8 @@ async def things_stack(code: str, request: Request, pipeline: PipelineDep) -> JS
 
 
 @router.post("/territories/{code}/ngsi-ld/entities",
-             summary="NGSI-LD entities (Smart Data Models, normalized or keyValues)")
+             summary="NGSI-LD entities (Smart Data Models, normalized or keyValues)",
+             dependencies=[allow(Role.DEVICE, Role.ADMINISTRATOR)])
 async def ngsi_ld(code: str, request: Request, pipeline: PipelineDep) -> JSONBody:
     """An entity or an array of entities: the id is the asset URN, each measured attribute a
     metric, its `observedAt` (or the entity's `dateObserved`) the time, `unitCode` the unit."""
@@ -98,7 +104,8 @@ async def ngsi_ld(code: str, request: Request, pipeline: PipelineDep) -> JSONBod
                                         source="http"))
 
 
-@router.get("/territories/{code}/dead-letters", summary="Rejected input, newest last")
+@router.get("/territories/{code}/dead-letters", summary="Rejected input, newest last",
+            dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
 def dead_letters(
     code: str, pipeline: PipelineDep,
     reason: Annotated[str | None, Query(description="Only this reason code")] = None,
@@ -110,13 +117,15 @@ def dead_letters(
     return JSONBody({"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/territories/{code}/dead-letters/counts", summary="Dead letters per reason")
+@router.get("/territories/{code}/dead-letters/counts", summary="Dead letters per reason",
+            dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
 def dead_letter_counts(code: str, pipeline: PipelineDep) -> JSONBody:
     return JSONBody({"reasons": pipeline.dead_letter_counts(code)})
 
 
 @router.post("/territories/{code}/dead-letters/{letter_id}/replay",
-             summary="Run a dead letter through the pipeline again, after a fix")
+             summary="Run a dead letter through the pipeline again, after a fix",
+             dependencies=[allow(Role.ADMINISTRATOR)])
 def replay(code: str, letter_id: int, pipeline: PipelineDep) -> JSONBody:
     if letter_id <= 0:
         raise ValidationFailed("bad id", [field_error("letter_id", "a positive integer")])

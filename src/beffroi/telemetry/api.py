@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 from beffroi.api.deps import Cursor, TelemetryDep, parse_time_param
 from beffroi.api.responses import JSONBody
 from beffroi.assets.api import asset_filter
+from beffroi.auth.access import READERS, allow
 from beffroi.errors import ValidationFailed, field_error
 from beffroi.timeutil import now_ms
 
 router = APIRouter()
 
 @router.get("/territories/{code}/latest", tags=["telemetry"],
-            summary="Latest value of every series of many assets")
+            summary="Latest value of every series of many assets", dependencies=[allow(*READERS)])
 def latest(
     code: str,
     telemetry: TelemetryDep,
@@ -32,7 +33,8 @@ def latest(
 
 
 @router.post("/territories/{code}/latest/query", tags=["telemetry"],
-             summary="Latest values for a list of assets given in the body")
+             summary="Latest values for a list of assets given in the body",
+             dependencies=[allow(*READERS)])
 def latest_query(code: str, body: dict[str, list[str]], telemetry: TelemetryDep
                  ) -> JSONBody:
     urns = body.get("assets")
@@ -47,7 +49,8 @@ def latest_query(code: str, body: dict[str, list[str]], telemetry: TelemetryDep
 
 
 @router.get("/territories/{code}/assets/{urn}/series/{metric}/history", tags=["telemetry"],
-            summary="History of a series at raw, hour or day resolution")
+            summary="History of a series at raw, hour or day resolution",
+            dependencies=[allow(*READERS)])
 def history(
     code: str,
     urn: str,
