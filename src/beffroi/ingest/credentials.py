@@ -80,9 +80,12 @@ class MqttAccounts:
         for u in users:
             acl.append(f"user {u.username}")
             if u.role == "worker":
-                acl += ["topic read beffroi/#", "topic read $share/+/beffroi/#"]
-            else:
-                acl.append(f"topic write beffroi/{u.territory}/#")
+                # reads every territory's data; publishes commands to equipment
+                acl += ["topic read beffroi/#", "topic read $share/+/beffroi/#",
+                        "topic write beffroi/+/commands/+"]
+            else:  # publishes its readings and command acks; hears its territory's commands
+                acl += [f"topic write beffroi/{u.territory}/#",
+                        f"topic read beffroi/{u.territory}/commands/#"]
             acl.append("")
         _write_private(password_file, "\n".join(passwords) + "\n")
         _write_private(acl_file, "\n".join(acl))
