@@ -19,7 +19,13 @@ from tests.conftest import lamp
 
 TABLES = {"territories", "assets", "series", "observations", "latest", "rollup_hour",
           "rollup_day", "rollup_dirty", "rollup_state", "import_runs", "dead_letters",
-          "mqtt_users"}
+          "mqtt_users",
+          # auth (0005)
+          "users", "user_grants", "sessions", "api_tokens", "audit_log", "audit_head",
+          # operations (0007)
+          "operations_setup", "control_posts", "post_routings", "incident_categories",
+          "incidents", "incident_steps", "incident_alarms", "incident_comments",
+          "incident_escalations", "work_orders", "crisis_plans", "crisis_activations"}
 
 
 @pytest.fixture
