@@ -153,3 +153,18 @@ def test_the_batch_route_keeps_its_rejections_as_dead_letters(client: TestClient
     assert [(d["source"], d["reason_code"], d["field"]) for d in letters] == [
         ("http", "unit_mismatch", "unit"), ("http", "bad_request", "body")]
     assert '"unit":"KWT"' in letters[0]["payload"]
+
+
+def test_a_nul_character_in_bad_input_is_kept_in_its_dead_letter(client: TestClient,
+                                                                 territory: str) -> None:
+    """PostgreSQL's text refuses NUL: the reason quoting the bad field must still be stored."""
+    assert client.post(f"{API}/assets", json=lamp("L1")).status_code == 201
+    good = {"asset": "urn:ngsi-ld:Streetlight:testville:L1", "metric": "activePower",
+            "ts": 1_704_402_000_000, "value": 30}
+    bad = {"asset": "urn:ngsi-ld:Streetlight:testville:L1", "metric": "activePower",
+           "ts": 1_704_402_000_000, "value": 30, "extra\u0000key": 1}
+    r = client.post(f"{API}/observations", json={"readings": [good, bad]})
+    assert r.status_code == 422, r.text
+    assert r.json()["stored"] == 1
+    (letter,) = client.get(f"{API}/dead-letters").json()["items"]
+    assert letter["field"] == "extra\\u0000key", letter

@@ -13,7 +13,12 @@ from beffroi.store.schema import mqtt_users as U
 
 def insert_dead_letters(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(insert(D), list(rows))
+        conn.execute(insert(D), [{k: _no_nul(v) for k, v in r.items()} for r in rows])
+
+
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL's text cannot hold NUL: a field name or reason quoting bad input spells it."""
+    return value.replace("\x00", "\\u0000") if isinstance(value, str) else value
 
 
 def list_dead_letters(conn: Connection, territory: str, reason: str | None, after_id: int,
