@@ -498,14 +498,27 @@ class Server:
         self._log.close()
 
 
-def post_batches(port: int, bodies: list[bytes], sizes: list[int], concurrency: int) -> list[float]:
+def device_token(url: str) -> str:
+    """A device token of the bench territory (the ingest routes need one)."""
+    from beffroi.auth.models import SYSTEM, Role, TokenIn
+
+    services = build_services(load_settings(database_url=url))
+    try:
+        return services.auth.create_token(TERRITORY, TokenIn(name="bench", role=Role.DEVICE),
+                                          SYSTEM).secret
+    finally:
+        services.store.dispose()
+
+
+def post_batches(port: int, bodies: list[bytes], sizes: list[int], concurrency: int,
+                 token: str) -> list[float]:
     """POST every body over ``concurrency`` keep-alive connections; fail on any bad answer.
     Returns when each batch's answer arrived (``time.perf_counter``)."""
     done = [0.0] * len(bodies)
     lock = threading.Lock()
     pending = iter(range(len(bodies)))
     errors: list[str] = []
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -543,11 +556,13 @@ def post_batches(port: int, bodies: list[bytes], sizes: list[int], concurrency: 
 
 def run_http(db: Database, stream: Stream, args: argparse.Namespace, workdir: Path) -> Rate:
     url = db.fresh("http")
+    token = device_token(url)
     server = Server(url, workdir, args.server_cmd, args.server_log_level)
     try:
         server.wait_healthy()
         start = time.perf_counter()
-        post_batches(server.port, stream.bodies[0], stream.sizes[0], args.concurrency)
+        post_batches(server.port, stream.bodies[0], stream.sizes[0], args.concurrency,
+                     token)
         warmup = time.perf_counter() - start
         log(f"  warm-up (step 0, creates {stream.series} series): {warmup:.2f} s")
         db.before_timing(url)
@@ -559,7 +574,7 @@ def run_http(db: Database, stream: Stream, args: argparse.Namespace, workdir: Pa
         load.start()
         client0 = time.process_time()
         start = time.perf_counter()
-        done = post_batches(server.port, bodies, sizes, args.concurrency)
+        done = post_batches(server.port, bodies, sizes, args.concurrency, token)
         seconds = time.perf_counter() - start
         cpu = server.cpu_seconds() - cpu0
         busy = load.stop(cpu + time.process_time() - client0)

@@ -166,7 +166,11 @@ def main() -> None:
         thread.start()
         while not server.started:
             time.sleep(0.05)
-        http = drivers.HttpSink("http://127.0.0.1:8799", CODE)
+        from beffroi.auth.models import SYSTEM, Role, TokenIn
+
+        token = services.auth.create_token(CODE, TokenIn(name="bench", role=Role.DEVICE),
+                                           SYSTEM).secret
+        http = drivers.HttpSink("http://127.0.0.1:8799", CODE, token=token)
         http_report = drivers.backfill(sim, http, sim.now_ms + DAY_MS)
         http.close()
         server.should_exit = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -39,17 +40,32 @@ def test_demo_starts_serves_streams_and_stops_cleanly(tmp_path: Path) -> None:
         stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        with httpx.Client(timeout=10) as client:
+        with httpx.Client(timeout=10) as probe:
             deadline = time.monotonic() + STARTUP_TIMEOUT_S
             while True:
                 assert proc.poll() is None, (tmp_path / "out.txt").read_text()
                 try:
-                    if client.get(f"{base}/health").status_code == 200:
+                    if probe.get(f"{base}/health").status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
                 assert time.monotonic() < deadline, "the demo did not start in time"
                 time.sleep(0.5)
+            assert probe.get(f"{base}/api/v1/territories/nantes/assets").status_code == 401
+        printed = (tmp_path / "out.txt").read_text()
+        token = re.search(r"API token of this demo \(superuser\): (\S+)", printed)
+        password = re.search(r"with the password (\S+)", printed)
+        assert token and password, printed
+        with httpx.Client(timeout=10) as people:  # a person logs in with the printed password
+            me = people.post(f"{base}/api/v1/auth/login",
+                             json={"username": "operateur", "password": password.group(1)})
+            assert me.status_code == 200, me.text
+            posts = people.get(f"{base}/api/v1/territories/nantes/posts").json()
+            assert {p["code"] for p in posts} >= {"lighting", "traffic", "snow"}
+            rules = people.get(f"{base}/api/v1/territories/nantes/rules").json()["items"]
+            assert len(rules) >= 10
+        headers = {"Authorization": f"Bearer {token.group(1)}"}
+        with httpx.Client(timeout=10, headers=headers) as client:
             lamps = client.get(f"{base}/api/v1/territories/nantes/assets",
                                params={"type": "Streetlight", "limit": 5}).json()
             bins = client.get(f"{base}/api/v1/territories/nantes/assets",

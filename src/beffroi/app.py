@@ -122,11 +122,13 @@ def create_app(settings: Settings, *, services: Services | None = None,
         worker = RollupWorker(services) if background else None
         if worker:
             worker.start()
+            services.commands.start()  # the MQTT link commands go out and acks come back on
         try:
             yield
         finally:
             if worker:
                 worker.stop()
+            services.commands.stop()
 
     app = FastAPI(
         title="Beffroi API",

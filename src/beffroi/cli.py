@@ -244,10 +244,13 @@ def worker(
         signal.signal(signal.SIGTERM, lambda *_: runner.stop())
         console.print(f"Worker {worker_id} on mqtt://{options.host}:{options.port} "
                       f"(group {group!r}) — Ctrl-C to stop.")
+        services.commands.start()  # acks of commands are heard here too
         try:
             runner.run()
         except KeyboardInterrupt:
             runner.stop()
+        finally:
+            services.commands.stop()
         console.print(f"Worker {worker_id} stopped after {runner.processed:,} messages.")
 
 

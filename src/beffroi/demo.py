@@ -139,8 +139,58 @@ def backfill(services: Any, options: DemoOptions, err: Console) -> Simulator:
     return sim
 
 
+@dataclass(frozen=True, slots=True)
+class DemoAccess:
+    """What the demo prints so that a person (and the test) can log in and call the API."""
+
+    password: str  # of the demo accounts, new at every run
+    api_token: str  # a superuser API token
+    stream_token: str  # the live stream's device token
+
+
+# The demo's people: an installation administrator, a supervisor of the whole centre, and an
+# operator of the lighting and traffic posts (see docs/auth.md for the roles).
+DEMO_USERS = (
+    ("admin", "Administratrice de la démo", None, ()),
+    ("superviseur", "Superviseur du centre", "supervisor", ()),
+    ("operateur", "Opératrice éclairage et trafic", "operator", ("lighting", "traffic")),
+)
+
+
+def setup_operations(services: Any) -> DemoAccess:
+    """The control centre of the demo: default control posts, routings, SLAs and crisis plans;
+    the shipped rule set; the demo accounts (password renewed at every run) and tokens."""
+    import secrets
+
+    from beffroi.auth.models import SYSTEM, GrantIn, Role, TokenIn, UserIn, UserPatch
+    from beffroi.errors import NotFound
+
+    code = TERRITORY.code
+    services.operations.ensure_defaults(code, SYSTEM)
+    services.rules.install_defaults(code, SYSTEM.actor)
+    password = secrets.token_urlsafe(9)
+    for username, display, role, posts in DEMO_USERS:
+        try:
+            services.auth.get_user(username)
+            services.auth.update_user(username, UserPatch(password=password), SYSTEM)
+        except NotFound:
+            services.auth.create_user(UserIn(username=username, password=password,
+                                             display_name=display, superuser=role is None),
+                                      SYSTEM)
+        if role is not None:
+            services.auth.set_grant(code, username, GrantIn(role=Role(role), posts=list(posts)),
+                                    SYSTEM)
+    for token in services.auth.list_tokens(code):  # the previous runs' stream tokens
+        if token.name == "demo-stream" and not token.revoked:
+            services.auth.revoke_token(token.id, SYSTEM, code)
+    stream = services.auth.create_token(code, TokenIn(name="demo-stream", role=Role.DEVICE),
+                                        SYSTEM).secret
+    api = services.auth.create_token(None, None, SYSTEM, superuser_name="demo").secret
+    return DemoAccess(password=password, api_token=api, stream_token=stream)
+
+
 def _stream(sim: Simulator, server: Any, base_url: str, speed: float, stop: threading.Event,
-            err: Console) -> None:
+            err: Console, token: str) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while not server.started and not stop.is_set():
         if time.monotonic() > deadline:
@@ -149,7 +199,7 @@ def _stream(sim: Simulator, server: Any, base_url: str, speed: float, stop: thre
         stop.wait(0.05)
     if stop.is_set():
         return
-    sink = drivers.HttpSink(base_url, TERRITORY.code)
+    sink = drivers.HttpSink(base_url, TERRITORY.code, token=token)
     try:
         drivers.live(sim, sink, stop, speed=speed)
     finally:
@@ -164,6 +214,7 @@ def run(database: Path, *, reset: bool, host: str, port: int, serve: bool, conso
         settings = load_settings(database_url=url, host=host, port=port)
         services = build_services(settings)
         sim = backfill(services, options, err)
+        access = setup_operations(services)
     except KeyboardInterrupt:
         console.print("Interrupted; what was written so far is kept.")
         return
@@ -178,13 +229,19 @@ def run(database: Path, *, reset: bool, host: str, port: int, serve: bool, conso
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     stop = threading.Event()
     streamer = threading.Thread(
-        target=_stream, args=(sim, server, f"http://{local}:{port}", options.speed, stop, err),
+        target=_stream,
+        args=(sim, server, f"http://{local}:{port}", options.speed, stop, err,
+              access.stream_token),
         name="demo-live", daemon=True,
     )
     streamer.start()
     console.print(f"Open http://{local}:{port}/docs  (live: http://{local}:{port}/api/v1/"
                   f"territories/nantes/latest?type=WasteContainer) — simulated time runs "
                   f"{options.speed:g}× real time — Ctrl-C to stop.", soft_wrap=True)
+    users = ", ".join(u[0] for u in DEMO_USERS)
+    console.print(f"Log in as {users} with the password {access.password} (new at every run).",
+                  soft_wrap=True)
+    console.print(f"API token of this demo (superuser): {access.api_token}", soft_wrap=True)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises SIGINT once it has shut down cleanly
