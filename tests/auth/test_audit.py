@@ -285,3 +285,21 @@ def test_values_that_are_not_plain_json_are_recorded_as_json(services: Services)
     assert entry["before"] == {"nan": "nan", "s": ["a", "b"]}
     assert isinstance(entry["after"], str)
     assert services.audit.verify().ok
+
+
+def test_entries_appended_in_bulk_continue_the_chain(services: Services, territory: str
+                                                     ) -> None:
+    from beffroi.auth.audit import AuditEntry
+
+    services.auth.create_user(UserIn(username="solo", password="long enough pw"), SYSTEM)
+    with services.store.write() as conn:
+        ids = services.audit.record_many(conn, [
+            AuditEntry(None, "user:x", "command.send", f"urn:{i}", None, {"i": i})
+            for i in range(3)])
+    assert ids == [ids[0], ids[0] + 1, ids[0] + 2]
+    assert services.audit.verify().ok
+    with services.store.write() as conn:
+        conn.execute(update(audit_log).where(audit_log.c.id == ids[1])
+                     .values(target="urn:forged"))
+    verdict = services.audit.verify()
+    assert not verdict.ok and verdict.bad_id == ids[1]

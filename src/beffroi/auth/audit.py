@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,18 @@ def entry_hash(entry: dict[str, Any], prev_hash: str) -> str:
 
 
 @dataclass(frozen=True)
+class AuditEntry:
+    """One change to append (see :meth:`AuditLog.record`)."""
+
+    territory_id: int | None
+    actor: str
+    action: str
+    target: str
+    before: Any = None
+    after: Any = None
+
+
+@dataclass(frozen=True)
 class Verification:
     """The result of a walk of the chain: ``ok``, how many entries, and the first problem."""
 
@@ -106,24 +118,38 @@ class AuditLog:
 
         ``before``/``after`` are the state of the target around the change (any JSON-able
         value or pydantic model; never put secrets or password hashes here)."""
+        return self.record_many(conn, [AuditEntry(territory_id, actor, action, target, before,
+                                                  after)])[0]
+
+    def record_many(self, conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
+        """Append several entries in order (a command to 5,000 lamps): one head read, one
+        bulk insert and one head update instead of three statements per entry."""
+        if not entries:
+            return []
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
         count, last_id, prev = (int(head.entries), int(head.last_id), head.hash) if head else (
             0, 0, GENESIS)
-        entry: dict[str, Any] = {
-            "id": last_id + 1, "territory_id": territory_id, "ts_ms": int(self.clock()),
-            "actor": actor, "action": action, "target": target,
-            "before": jsonable(before), "after": jsonable(after),
-        }
-        digest = entry_hash(entry, prev)
-        conn.execute(insert(audit_log).values(**entry, prev_hash=prev, hash=digest))
-        values = {"entries": count + 1, "last_id": entry["id"], "hash": digest}
+        now = int(self.clock())
+        rows: list[dict[str, Any]] = []
+        for e in entries:
+            last_id += 1
+            entry: dict[str, Any] = {
+                "id": last_id, "territory_id": e.territory_id, "ts_ms": now, "actor": e.actor,
+                "action": e.action, "target": e.target, "before": jsonable(e.before),
+                "after": jsonable(e.after),
+            }
+            digest = entry_hash(entry, prev)
+            rows.append({**entry, "prev_hash": prev, "hash": digest})
+            prev = digest
+        conn.execute(insert(audit_log), rows)
+        values = {"entries": count + len(rows), "last_id": last_id, "hash": prev}
         if head:
             conn.execute(update(audit_head).where(audit_head.c.id == 1).values(**values))
         else:
             conn.execute(insert(audit_head).values(id=1, **values))
-        return int(entry["id"])
+        return [int(r["id"]) for r in rows]
 
     def list(self, *, territory_id: int | None = None, actor: str | None = None,
              action: str | None = None, since_ms: int | None = None,

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 from beffroi.assets import repository as assets_repo
 from beffroi.assets.service import Registry, decode_cursor, encode_cursor
 from beffroi.assets.types import ASSET_TYPES
-from beffroi.auth.audit import AuditLog
+from beffroi.auth.audit import AuditEntry, AuditLog
 from beffroi.auth.models import SYSTEM, Principal
 from beffroi.commands import catalogue
 from beffroi.commands import repository as repo
@@ -298,13 +298,11 @@ class Commands:
         } for t in p.targets]
         with self.store.write() as conn:
             repo.insert_commands(conn, rows)
-            for r in rows:
-                self.audit.record(
-                    conn, territory_id=p.territory_id, actor=p.actor, action="command.send",
-                    target=r["urn"], before=None,
-                    after={"command": p.command, "params": p.params, "batch_id": batch_id,
-                           "correlation_id": r["correlation_id"],
-                           "deadline": to_iso(deadline)})
+            self.audit.record_many(conn, [AuditEntry(
+                p.territory_id, p.actor, "command.send", r["urn"], None,
+                {"command": p.command, "params": p.params, "batch_id": batch_id,
+                 "correlation_id": r["correlation_id"], "deadline": to_iso(deadline)})
+                for r in rows])
         self._publish(p.territory, rows)
         return self.batch(p.territory, batch_id)
 
