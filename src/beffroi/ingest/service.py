@@ -179,11 +179,7 @@ class Pipeline:
                 log.info("readings rejected", extra={
                     "territory": code, "rejected": len(report.rejections),
                     "reasons": dict(Counter(r.code for r in report.rejections))})
-            for handler in self.handlers:
-                try:
-                    handler(code, report.rows)
-                except Exception:  # a faulty handler must not lose the readings just stored
-                    log.exception("ingest hand-off handler failed", extra={"territory": code})
+            self._hand_off(code, report.rows)
         if letters:
             with self.store.write() as conn:
                 repo.insert_dead_letters(conn, letters)
@@ -194,6 +190,16 @@ class Pipeline:
             oldest = min(m.received_ms for m in messages)
             self.metrics.lag_seconds.observe(max(0.0, time.time() - oldest / 1000))
         return outcomes
+
+    def _hand_off(self, code: str, rows: list[tuple[int, int, float | None, str | None]]
+                  ) -> None:
+        """Give the rows just committed to the handlers (the rule engine), whatever the route
+        they came by."""
+        for handler in self.handlers:
+            try:
+                handler(code, rows)
+            except Exception:  # a faulty handler must not lose the readings just stored
+                log.exception("ingest hand-off handler failed", extra={"territory": code})
 
     def ingest_batch(self, code: str, body: bytes) -> IngestReport:
         """The HTTP batch route: the client gets every error at once; the rejected readings,
@@ -211,6 +217,7 @@ class Pipeline:
         self.metrics.accepted.labels("http").inc(report.accepted)
         self.metrics.stored.labels("http").inc(report.stored)
         self.metrics.batch_size.observe(report.received)
+        self._hand_off(code, report.rows)
         if report.rejections:
             doc = orjson.loads(body)  # already parsed once: it is valid JSON
             readings = doc["readings"] if isinstance(doc, dict) else doc
@@ -276,6 +283,7 @@ class Pipeline:
         try:
             decoded = self._decode(message)
             report = self.telemetry.ingest_readings(message.territory, decoded.readings)
+            self._hand_off(message.territory, report.rows)
         except decode.PayloadError as exc:
             return Outcome(error={"field": exc.field, "reason": exc.reason, "code": exc.code})
         except NotFound as exc:
