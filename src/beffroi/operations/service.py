@@ -32,7 +32,9 @@ Policies (see docs/operations.md):
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -100,6 +102,19 @@ def _summary(row: Row[Any]) -> dict[str, Any]:
             "assignee_kind": row.assignee_kind, "level": row.level}
 
 
+# How long a process trusts its routing table: routings and crisis plans changed by another
+# process (the API, while a worker evaluates rules) apply within this delay.
+ROUTING_TTL_S = 5.0
+
+
+@dataclass
+class _RoutingTable:
+    overrides: dict[str, str]  # of the active crisis plans: "rule:<id>" / "type:<type>" → post
+    rules: dict[str, str]  # explicit rule routings
+    types: dict[str, str]  # asset type → post
+    loaded: float  # time.monotonic() of the load
+
+
 class Operations:
     def __init__(self, store: Store, registry: Registry, rules: Rules, commands: Commands,
                  audit: AuditLog, clock: Clock) -> None:
@@ -111,6 +126,7 @@ class Operations:
         self.clock = clock
         self.escalation_listeners: list[EscalationListener] = []
         self._set_up: set[int] = set()  # territory ids known to have their defaults
+        self._routings: dict[str, _RoutingTable] = {}  # territory code → routing table
         rules.listeners.append(self.on_alarms)
         rules.post_router = self.route
         registry.listeners.append(self._forget)
@@ -119,6 +135,7 @@ class Operations:
         """A territory's assets went away (or the territory itself): check its setup again
         next time (SQLite may give a new territory the id of a deleted one)."""
         self._set_up.discard(territory_id)
+        self._routings.clear()
 
     # --- access -------------------------------------------------------------------------------
 
@@ -173,6 +190,7 @@ class Operations:
             self._set_up.add(tid)
             return False
         self._set_up.add(tid)
+        self._routings.pop(code, None)
         log.info("operations defaults created", extra={"territory": code})
         return True
 
@@ -299,30 +317,46 @@ class Operations:
                 self.audit.record(conn, territory_id=tid, actor=principal.actor,
                                   action="routing.set", target=f"{item.kind}:{item.key}",
                                   before=before, after=item.post)
+        self._routings.pop(code, None)
         return self.list_routings(code, principal)
 
     def route(self, code: str, rule_id: str, asset_type: str | None,
               declared_post: str | None) -> str | None:
-        """The post of a rule's alarm (read only; see the module's precedence)."""
+        """The post of a rule's alarm (read only; see the module's precedence). Called for
+        every alarm the rule engine raises, so it reads a per-territory routing table kept
+        ``ROUTING_TTL_S`` seconds (changes made in this process apply at once)."""
+        table = self._routing_table(code)
+        if table is None:
+            return declared_post
+        for key in (f"rule:{rule_id}", f"type:{asset_type}" if asset_type else None):
+            if key and key in table.overrides:
+                return table.overrides[key]
+        explicit = table.rules.get(rule_id)
+        if explicit:
+            return explicit
+        if declared_post:
+            return declared_post
+        if asset_type is None:
+            return None
+        return table.types.get(asset_type)
+
+    def _routing_table(self, code: str) -> _RoutingTable | None:
+        cached = self._routings.get(code)
+        if cached is not None and time.monotonic() - cached.loaded < ROUTING_TTL_S:
+            return cached
         with self.store.read() as conn:
-            row = self._territory_by_code(conn, code)
-            if row is None:
-                return declared_post
-            tid = int(row)
-            overrides = self._overrides(conn, tid)
-            for key in (f"rule:{rule_id}", f"type:{asset_type}" if asset_type else None):
-                if key and key in overrides:
-                    return overrides[key]
-            explicit = repo.routing(conn, tid, "rule", rule_id)
-            if explicit:
-                return explicit
-            if declared_post:
-                return declared_post
-            if asset_type is None:
+            tid = self._territory_by_code(conn, code)
+            if tid is None:
                 return None
-            if repo.is_set_up(conn, tid):
-                return repo.routing(conn, tid, "asset_type", asset_type)
-            return defaults.TYPE_ROUTINGS.get(asset_type)
+            rows = repo.list_routings(conn, tid)
+            types = ({r.key: r.post for r in rows if r.kind == "asset_type"}
+                     if repo.is_set_up(conn, tid) else dict(defaults.TYPE_ROUTINGS))
+            table = _RoutingTable(
+                overrides=self._overrides(conn, tid),
+                rules={r.key: r.post for r in rows if r.kind == "rule"},
+                types=types, loaded=time.monotonic())
+        self._routings[code] = table
+        return table
 
     @staticmethod
     def _territory_by_code(conn: Connection, code: str) -> int | None:
@@ -944,6 +978,7 @@ class Operations:
                               action=f"crisis_plan.{action}", target=f"crisis_plan:{name}",
                               before={"active": not active}, after={"active": active})
             row = repo.activations(conn, tid, name, 1)[0]
+        self._routings.pop(code, None)  # its routing overrides apply now
         log.info("crisis plan %s", action, extra={"territory": code, "plan": name})
         return self._activation(row)
 
