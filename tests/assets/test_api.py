@@ -236,3 +236,28 @@ def test_latest_query_needs_a_list_of_assets(client: TestClient, town: str,
     r = client.post(f"{town}/latest/query", json=body)
     assert r.status_code == 422
     assert r.json()["details"][0]["field"] in ("assets", "extra")
+
+
+def test_every_registry_change_is_audited_with_its_author(
+        client: TestClient, territory: str, as_role: Any) -> None:
+    supervisor = as_role("supervisor")
+    base = f"{API}/territories/testville"
+    urn = "urn:ngsi-ld:Streetlight:testville:AUD1"
+    assert supervisor.post(f"{base}/assets", json=lamp("AUD1")).status_code == 201
+    assert supervisor.patch(f"{base}/assets/{urn}", json={"name": "Quai"}).status_code == 200
+    assert supervisor.post(f"{base}/assets/{urn}/series", json={
+        "metric": "flicker", "unit": "C62", "kind": "number"}).status_code == 201
+    assert supervisor.delete(f"{base}/assets/{urn}").status_code == 204
+    assert client.patch(base, json={"name": "Testville-sur-Mer"}).status_code == 200
+    entries = client.get(f"{base}/audit").json()["items"]
+    changes = [(e["action"], e["target"], e["actor"].split(":")[0]) for e in entries
+               if e["action"].split(".")[0] in ("asset", "series", "territory")]
+    assert changes == [
+        ("territory.create", "territory:testville", "system"),  # by the fixture
+        ("asset.create", urn, "token"), ("asset.update", urn, "token"),
+        ("series.declare", f"{urn}#flicker", "token"), ("asset.delete", urn, "token"),
+        ("territory.update", "territory:testville", "token")]
+    update = next(e for e in entries if e["action"] == "asset.update")
+    assert update["before"]["name"] is None and update["after"]["name"] == "Quai"
+    assert supervisor.get(f"{base}/audit").status_code == 200
+    assert as_role("operator").get(f"{base}/audit").status_code == 403

@@ -17,7 +17,8 @@ from beffroi.cli import app as cli
 runner = CliRunner()
 
 
-def _fill(services: Services, territory: str, n: int = 5) -> None:
+def _fill(services: Services, n: int = 5) -> None:
+    """Five entries on an empty log (no territory fixture: creating one is audited too)."""
     for i in range(n):
         with services.store.write() as conn:
             services.audit.record(conn, territory_id=None, actor="user:alice",
@@ -30,9 +31,9 @@ def _verify_cli(db_url: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_entries_are_chained_and_verify(services: Services, territory: str,
+def test_entries_are_chained_and_verify(services: Services,
                                         db_url: str) -> None:
-    _fill(services, territory)
+    _fill(services)
     with services.store.read() as conn:
         rows = conn.execute(select(audit_log).order_by(audit_log.c.id)).all()
     assert [r.id for r in rows] == list(range(1, 6))
@@ -55,8 +56,8 @@ def test_an_empty_log_verifies(services: Services, db_url: str) -> None:
     assert code == 0 and "chain intact: 0 entries" in out
 
 
-def test_edited_content_is_found(services: Services, territory: str, db_url: str) -> None:
-    _fill(services, territory)
+def test_edited_content_is_found(services: Services, db_url: str) -> None:
+    _fill(services)
     with services.store.write() as conn:
         conn.execute(update(audit_log).where(audit_log.c.id == 3).values(actor="user:mallory"))
     result = services.audit.verify()
@@ -65,16 +66,16 @@ def test_edited_content_is_found(services: Services, territory: str, db_url: str
     assert code == 1 and "entry 3" in out and "edited" in out
 
 
-def test_edited_before_after_is_found(services: Services, territory: str) -> None:
-    _fill(services, territory)
+def test_edited_before_after_is_found(services: Services) -> None:
+    _fill(services)
     with services.store.write() as conn:
         conn.execute(update(audit_log).where(audit_log.c.id == 2).values(after={"v": 99}))
     assert services.audit.verify().bad_id == 2
 
 
-def test_a_deleted_middle_entry_is_found(services: Services, territory: str,
+def test_a_deleted_middle_entry_is_found(services: Services,
                                          db_url: str) -> None:
-    _fill(services, territory)
+    _fill(services)
     with services.store.write() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.id == 2))
     result = services.audit.verify()
@@ -83,16 +84,16 @@ def test_a_deleted_middle_entry_is_found(services: Services, territory: str,
     assert code == 1 and "entry 2 is missing" in out
 
 
-def test_a_deleted_first_entry_is_found(services: Services, territory: str) -> None:
-    _fill(services, territory)
+def test_a_deleted_first_entry_is_found(services: Services) -> None:
+    _fill(services)
     with services.store.write() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.id == 1))
     assert services.audit.verify().reason == "entry 1 is missing"
 
 
-def test_a_deleted_last_entry_is_found_by_the_head(services: Services, territory: str,
+def test_a_deleted_last_entry_is_found_by_the_head(services: Services,
                                                    db_url: str) -> None:
-    _fill(services, territory)
+    _fill(services)
     with services.store.write() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.id >= 4))
     result = services.audit.verify()
@@ -102,8 +103,8 @@ def test_a_deleted_last_entry_is_found_by_the_head(services: Services, territory
     assert code == 1 and "entries 4 to 5 deleted" in out
 
 
-def test_renumbered_or_relinked_entries_are_found(services: Services, territory: str) -> None:
-    _fill(services, territory)
+def test_renumbered_or_relinked_entries_are_found(services: Services) -> None:
+    _fill(services)
     # Delete entry 5 and point the head at entry 4 (its id and hash copied): the entry
     # count kept in the head still gives it away.
     with services.store.write() as conn:
@@ -116,8 +117,8 @@ def test_renumbered_or_relinked_entries_are_found(services: Services, territory:
     # hash printed by `audit verify` must be kept elsewhere (docs/auth.md).
 
 
-def test_a_relinked_entry_is_found(services: Services, territory: str) -> None:
-    _fill(services, territory)
+def test_a_relinked_entry_is_found(services: Services) -> None:
+    _fill(services)
     with services.store.write() as conn:
         conn.execute(update(audit_log).where(audit_log.c.id == 4).values(prev_hash="f" * 64))
     result = services.audit.verify()
@@ -237,13 +238,13 @@ def test_concurrent_appends_from_two_processes_keep_one_chain(services: Services
     assert result.ok and result.entries == 30
 
 
-def test_an_anchor_kept_elsewhere_finds_a_rewritten_chain(services: Services, territory: str,
+def test_an_anchor_kept_elsewhere_finds_a_rewritten_chain(services: Services,
                                                           db_url: str) -> None:
     from sqlalchemy import insert
 
     from beffroi.auth.audit import entry_hash as rehash
 
-    _fill(services, territory, 3)
+    _fill(services, 3)
     code, out = _verify_cli(db_url)
     assert code == 0
     anchor = next(line for line in out.splitlines() if line.startswith("anchor: "))

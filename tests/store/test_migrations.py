@@ -22,10 +22,14 @@ TABLES = {"territories", "assets", "series", "observations", "latest", "rollup_h
           "mqtt_users",
           # auth (0005)
           "users", "user_grants", "sessions", "api_tokens", "audit_log", "audit_head",
+          # rules (0006)
+          "rule_defs", "rule_versions", "rule_sets", "alarms", "alarm_events",
           # operations (0007)
           "operations_setup", "control_posts", "post_routings", "incident_categories",
           "incidents", "incident_steps", "incident_alarms", "incident_comments",
-          "incident_escalations", "work_orders", "crisis_plans", "crisis_activations"}
+          "incident_escalations", "work_orders", "crisis_plans", "crisis_activations",
+          # commands (0008)
+          "commands"}
 
 
 @pytest.fixture

@@ -25,6 +25,9 @@ from beffroi.auth.access import READERS, allow
 from beffroi.auth.models import Principal, Role
 from beffroi.errors import NotFound, ValidationFailed, field_error
 
+# Who may change the registry: supervisors and administrators of the territory.
+Editor = Annotated[Principal, allow(Role.SUPERVISOR, Role.ADMINISTRATOR)]
+
 router = APIRouter()
 
 
@@ -65,9 +68,10 @@ def list_territories(registry: RegistryDep,
 
 
 @router.post("/territories", status_code=status.HTTP_201_CREATED, tags=["territories"],
-             dependencies=[allow(superuser_only=True)])
-def create_territory(data: TerritoryIn, registry: RegistryDep) -> Territory:
-    return registry.create_territory(data)
+             )
+def create_territory(data: TerritoryIn, registry: RegistryDep,
+                     principal: Annotated[Principal, allow(superuser_only=True)]) -> Territory:
+    return registry.create_territory(data, principal.actor)
 
 
 @router.get("/territories/{code}", tags=["territories"], dependencies=[allow(*READERS)])
@@ -75,15 +79,16 @@ def get_territory(code: str, registry: RegistryDep) -> Territory:
     return registry.get_territory(code)
 
 
-@router.patch("/territories/{code}", tags=["territories"], dependencies=[allow(Role.ADMINISTRATOR)])
-def update_territory(code: str, patch: TerritoryPatch, registry: RegistryDep) -> Territory:
-    return registry.update_territory(code, patch)
+@router.patch("/territories/{code}", tags=["territories"])
+def update_territory(code: str, patch: TerritoryPatch, registry: RegistryDep,
+                     principal: Annotated[Principal, allow(Role.ADMINISTRATOR)]) -> Territory:
+    return registry.update_territory(code, patch, principal.actor)
 
 
-@router.delete("/territories/{code}", status_code=204, tags=["territories"],
-               dependencies=[allow(Role.ADMINISTRATOR)])
-def delete_territory(code: str, registry: RegistryDep) -> Response:
-    registry.delete_territory(code)
+@router.delete("/territories/{code}", status_code=204, tags=["territories"])
+def delete_territory(code: str, registry: RegistryDep,
+                     principal: Annotated[Principal, allow(Role.ADMINISTRATOR)]) -> Response:
+    registry.delete_territory(code, principal.actor)
     return Response(status_code=204)
 
 
@@ -122,10 +127,9 @@ def list_assets(
     return registry.list_assets(code, flt, cursor, limit)
 
 
-@router.post("/territories/{code}/assets", status_code=201, tags=["assets"],
-             dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
-def create_asset(code: str, data: AssetIn, registry: RegistryDep) -> Asset:
-    return registry.create_asset(code, data)
+@router.post("/territories/{code}/assets", status_code=201, tags=["assets"])
+def create_asset(code: str, data: AssetIn, registry: RegistryDep, principal: Editor) -> Asset:
+    return registry.create_asset(code, data, principal.actor)
 
 
 @router.get("/territories/{code}/assets/{urn}", tags=["assets"], dependencies=[allow(*READERS)])
@@ -133,16 +137,15 @@ def get_asset(code: str, urn: str, registry: RegistryDep) -> Asset:
     return registry.get_asset(code, urn)
 
 
-@router.patch("/territories/{code}/assets/{urn}", tags=["assets"],
-              dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
-def update_asset(code: str, urn: str, patch: AssetPatch, registry: RegistryDep) -> Asset:
-    return registry.update_asset(code, urn, patch)
+@router.patch("/territories/{code}/assets/{urn}", tags=["assets"])
+def update_asset(code: str, urn: str, patch: AssetPatch, registry: RegistryDep,
+                 principal: Editor) -> Asset:
+    return registry.update_asset(code, urn, patch, principal.actor)
 
 
-@router.delete("/territories/{code}/assets/{urn}", status_code=204, tags=["assets"],
-               dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
-def delete_asset(code: str, urn: str, registry: RegistryDep) -> Response:
-    registry.delete_asset(code, urn)
+@router.delete("/territories/{code}/assets/{urn}", status_code=204, tags=["assets"])
+def delete_asset(code: str, urn: str, registry: RegistryDep, principal: Editor) -> Response:
+    registry.delete_asset(code, urn, principal.actor)
     return Response(status_code=204)
 
 
@@ -152,7 +155,7 @@ def list_series(code: str, urn: str, registry: RegistryDep) -> list[Series]:
     return registry.list_series(code, urn)
 
 
-@router.post("/territories/{code}/assets/{urn}/series", status_code=201, tags=["assets"],
-             dependencies=[allow(Role.SUPERVISOR, Role.ADMINISTRATOR)])
-def declare_series(code: str, urn: str, data: SeriesIn, registry: RegistryDep) -> Series:
-    return registry.declare_series(code, urn, data)
+@router.post("/territories/{code}/assets/{urn}/series", status_code=201, tags=["assets"])
+def declare_series(code: str, urn: str, data: SeriesIn, registry: RegistryDep,
+                   principal: Editor) -> Series:
+    return registry.declare_series(code, urn, data, principal.actor)

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from sqlalchemy import Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from beffroi.assets import geometry
@@ -23,6 +24,8 @@ from beffroi.assets.models import (
     urn_type,
 )
 from beffroi.assets.types import ASSET_TYPES
+from beffroi.auth.audit import AuditLog
+from beffroi.auth.models import SYSTEM
 from beffroi.errors import Conflict, NotFound, ValidationFailed, field_error
 from beffroi.store import Store
 from beffroi.store.timeseries import latest_values
@@ -88,15 +91,26 @@ def point_asset_row(urn: str, type_name: str, lon: float, lat: float, *,
     return row
 
 
+SYSTEM_ACTOR = SYSTEM.actor  # the platform itself (imports, the demo, the simulator)
+
+
 class Registry:
     """Territories, assets and series of one installation."""
 
-    def __init__(self, store: Store, default_timezone: str = "Europe/Paris") -> None:
+    def __init__(self, store: Store, default_timezone: str = "Europe/Paris",
+                 audit: AuditLog | None = None) -> None:
         self.store = store
         self.default_timezone = default_timezone  # of territories created without one
+        self.audit = audit  # every change of a territory, an asset or a series is logged
         # Called with a territory id when assets or series go away, so that caches built on
         # them (the ingest path's series cache) can forget that territory.
         self.listeners: list[Any] = []
+
+    def _audit(self, conn: Connection, territory_id: int, actor: str, action: str, target: str,
+               before: Any = None, after: Any = None) -> None:
+        if self.audit is not None:
+            self.audit.record(conn, territory_id=territory_id, actor=actor, action=action,
+                              target=target, before=before, after=after)
 
     def _changed(self, territory_id: int) -> None:
         """Assets or series of the territory went away: caches built on them must forget it.
@@ -128,7 +142,7 @@ class Registry:
     def get_territory(self, code: str) -> Territory:
         return _territory(self.territory_row(code))
 
-    def create_territory(self, data: TerritoryIn) -> Territory:
+    def create_territory(self, data: TerritoryIn, actor: str = SYSTEM_ACTOR) -> Territory:
         now = now_ms()
         zone = data.timezone if "timezone" in data.model_fields_set else self.default_timezone
         values = {
@@ -139,7 +153,9 @@ class Registry:
         }
         try:
             with self.store.write() as conn:
-                repo.insert_territory(conn, values)
+                tid = repo.insert_territory(conn, values)
+                self._audit(conn, tid, actor, "territory.create", f"territory:{data.code}",
+                            after=values)
         except IntegrityError as exc:
             raise Conflict(
                 f"territory {data.code!r} already exists",
@@ -166,7 +182,8 @@ class Registry:
             next_cursor=encode_cursor(rows[-1].id) if more else None,
         )
 
-    def update_territory(self, code: str, patch: TerritoryPatch) -> Territory:
+    def update_territory(self, code: str, patch: TerritoryPatch,
+                         actor: str = SYSTEM_ACTOR) -> Territory:
         row = self.territory_row(code)
         values: dict[str, Any] = patch.model_dump(exclude_unset=True)
         if "center" in values:
@@ -176,12 +193,16 @@ class Registry:
         values["updated_ms"] = now_ms()
         with self.store.write() as conn:
             repo.update_territory(conn, int(row.id), values)
+            self._audit(conn, int(row.id), actor, "territory.update", f"territory:{code}",
+                        before={k: getattr(row, k) for k in values}, after=values)
         return self.get_territory(code)
 
-    def delete_territory(self, code: str) -> None:
+    def delete_territory(self, code: str, actor: str = SYSTEM_ACTOR) -> None:
         row = self.territory_row(code)
         with self.store.write() as conn:
             repo.delete_territory(conn, int(row.id))
+            self._audit(conn, int(row.id), actor, "territory.delete", f"territory:{code}",
+                        before=_territory(row))
         self._changed(int(row.id))
 
     # --- assets --------------------------------------------------------------------------------
@@ -198,7 +219,7 @@ class Registry:
             )
         return ids[parent]
 
-    def create_asset(self, code: str, data: AssetIn) -> Asset:
+    def create_asset(self, code: str, data: AssetIn, actor: str = SYSTEM_ACTOR) -> Asset:
         tid = self.territory_id(code)
         kind = ASSET_TYPES[data.type]
         now = now_ms()
@@ -214,6 +235,8 @@ class Registry:
         try:
             with self.store.write() as conn:
                 repo.insert_asset(conn, values)
+                self._audit(conn, tid, actor, "asset.create", data.id,
+                            after=data.model_dump(mode="json", exclude_none=True))
         except IntegrityError as exc:
             raise Conflict(
                 f"asset {data.id!r} already exists",
@@ -243,7 +266,8 @@ class Registry:
     def get_asset(self, code: str, urn: str) -> Asset:
         return asset_model(self._asset_row(self.territory_id(code), urn))
 
-    def update_asset(self, code: str, urn: str, patch: AssetPatch) -> Asset:
+    def update_asset(self, code: str, urn: str, patch: AssetPatch,
+                     actor: str = SYSTEM_ACTOR) -> Asset:
         tid = self.territory_id(code)
         row = self._asset_row(tid, urn)
         given = patch.model_dump(exclude_unset=True)
@@ -281,13 +305,16 @@ class Registry:
             values["updated_ms"] = now_ms()
             with self.store.write() as conn:
                 repo.update_asset(conn, int(row.id), values)
+                self._audit(conn, tid, actor, "asset.update", urn,
+                            before={k: getattr(row, k) for k in values}, after=values)
         return self.get_asset(code, urn)
 
-    def delete_asset(self, code: str, urn: str) -> None:
+    def delete_asset(self, code: str, urn: str, actor: str = SYSTEM_ACTOR) -> None:
         tid = self.territory_id(code)
         row = self._asset_row(tid, urn)
         with self.store.write() as conn:
             repo.delete_asset(conn, int(row.id))
+            self._audit(conn, tid, actor, "asset.delete", urn, before=asset_model(row))
             repo.bump_registry_version(conn, tid)  # for the caches of other processes
         self._changed(tid)
 
@@ -334,7 +361,8 @@ class Registry:
 
     # --- series --------------------------------------------------------------------------------
 
-    def declare_series(self, code: str, urn: str, data: SeriesIn) -> Series:
+    def declare_series(self, code: str, urn: str, data: SeriesIn,
+                       actor: str = SYSTEM_ACTOR) -> Series:
         tid = self.territory_id(code)
         row = self._asset_row(tid, urn)
         known = ASSET_TYPES[row.type].metric(data.metric)
@@ -357,6 +385,9 @@ class Registry:
             repo.insert_series(
                 conn, tid, [(int(row.id), data.metric, data.unit, data.kind)], now_ms()
             )
+            if old is None:
+                self._audit(conn, tid, actor, "series.declare", f"{urn}#{data.metric}",
+                            after=data)
         return Series(asset=urn, metric=data.metric, unit=data.unit, kind=data.kind)
 
     def list_series(self, code: str, urn: str) -> list[Series]:
