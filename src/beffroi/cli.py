@@ -158,6 +158,10 @@ def _import(services: Any, spec: Any, file: Path, territory: str, create: bool,
             started_ms=started, finished_ms=now_ms(), counts=report.counts(),
             problems=[p.to_dict() for p in report.problems[:100]],
         ))
+        services.audit.record(conn, territory_id=importer.territory_id,
+                              actor=cli_common.cli_actor().actor, action="asset.import",
+                              target=f"import:{spec.name}",
+                              after={"source": file.name, "counts": report.counts()})
     return report
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
+from beffroi.auth.models import Principal
 from beffroi.settings import Settings, load_settings
 
 console = Console()
@@ -25,6 +26,18 @@ class State:
 
 
 state = State()
+
+
+def cli_actor() -> Principal:
+    """Who a command acts as: it has the database in hand, so a superuser, named
+    ``cli:<system user>`` in the audit log."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no user name in some containers
+        name = "unknown"
+    return Principal(kind="cli", name=name, superuser=True)
 
 
 @contextmanager

@@ -4,7 +4,6 @@ as a superuser, named ``cli:<system user>`` in the audit log."""
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Annotated
 
@@ -12,7 +11,8 @@ import typer
 from rich.table import Table
 
 from beffroi import cli_common
-from beffroi.auth.models import GrantOut, Principal, Role
+from beffroi.auth.models import GrantOut, Role
+from beffroi.cli_common import cli_actor as cli_actor  # re-exported for the other CLIs
 from beffroi.timeutil import to_iso
 
 user_app = typer.Typer(help="Users of the UI: create, list, grant roles.", no_args_is_help=True)
@@ -24,14 +24,6 @@ RoleOpt = Annotated[Role, typer.Option("--role", "-r", help="Role in the territo
 TerritoryOpt = Annotated[str, typer.Option("--territory", "-t", help="Territory code.")]
 PostsOpt = Annotated[list[str] | None, typer.Option(
     "--post", "-p", help="Control post of an operator (repeatable).")]
-
-
-def cli_actor() -> Principal:
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # no user name in some containers
-        name = "unknown"
-    return Principal(kind="cli", name=name, superuser=True)
 
 
 def register(root: typer.Typer) -> None:

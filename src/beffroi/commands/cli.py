@@ -4,7 +4,6 @@ the database in hand: it acts as a superuser, named ``cli:<system user>`` in the
 
 from __future__ import annotations
 
-import getpass
 import time
 from typing import Annotated, Any
 
@@ -12,7 +11,7 @@ import typer
 from rich.table import Table
 
 from beffroi import cli_common
-from beffroi.auth.models import Principal
+from beffroi.cli_common import cli_actor
 from beffroi.errors import ValidationFailed, field_error
 
 app = typer.Typer(help="Commands to equipment: send, list, cancel.", no_args_is_help=True)
@@ -24,14 +23,6 @@ def register(root: typer.Typer) -> None:
     """Add this package's command groups to the ``beffroi`` command."""
     root.add_typer(app, name="command")
     root.command("device-sim")(device_sim)
-
-
-def cli_actor() -> Principal:
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # no user name in some containers
-        name = "unknown"
-    return Principal(kind="cli", name=name, superuser=True)
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _actor() -> Any:
-    from beffroi.auth.cli import cli_actor
+    from beffroi.cli_common import cli_actor
 
     return cli_actor()
 
