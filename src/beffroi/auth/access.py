@@ -19,16 +19,23 @@ The dependency callable keeps its declaration in ``allowed_roles`` (administrato
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from beffroi.auth.models import Principal, Role
 from beffroi.auth.service import SESSION_COOKIE
 from beffroi.errors import Forbidden
 
 ALL_ROLES = frozenset(Role)
+# Declared for the OpenAPI document only (the "Authorize" button of /docs): the credentials
+# are read by ``current_principal``.
+BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(
+    HTTPBearer(auto_error=False, description="An API token (`beffroi token create`)."))]
+CookieDoc = Annotated[str | None, Depends(APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="The UI session (POST /auth/login)."))]
 READERS = (Role.VIEWER, Role.FIELD_AGENT, Role.OPERATOR, Role.SUPERVISOR, Role.ADMINISTRATOR)
 
 
@@ -72,7 +79,7 @@ def allow(*roles: Role, superuser_only: bool = False, any_principal: bool = Fals
     allowed = frozenset() if superuser_only else (
         ALL_ROLES if any_principal else frozenset(roles) | {Role.ADMINISTRATOR})
 
-    def dependency(request: Request) -> Principal:
+    def dependency(request: Request, _bearer: BearerDoc, _cookie: CookieDoc) -> Principal:
         principal = current_principal(request)
         code = request.path_params.get("code")
         check(principal, allowed, code, superuser_only=superuser_only,
