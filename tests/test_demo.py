@@ -84,4 +84,4 @@ def test_demo_starts_serves_streams_and_stops_cleanly(tmp_path: Path) -> None:
             proc.wait()
         out.close()
     text = (tmp_path / "out.txt").read_text()
-    assert f"http://127.0.0.1:{port}/docs" in text and "Demo stopped." in text
+    assert f"Open http://127.0.0.1:{port}/ " in text and "Demo stopped." in text

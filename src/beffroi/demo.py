@@ -235,9 +235,9 @@ def run(database: Path, *, reset: bool, host: str, port: int, serve: bool, conso
         name="demo-live", daemon=True,
     )
     streamer.start()
-    console.print(f"Open http://{local}:{port}/docs  (live: http://{local}:{port}/api/v1/"
-                  f"territories/nantes/latest?type=WasteContainer) — simulated time runs "
-                  f"{options.speed:g}× real time — Ctrl-C to stop.", soft_wrap=True)
+    console.print(f"Open http://{local}:{port}/ (the control room; the API explorer is at "
+                  f"/docs) — simulated time runs {options.speed:g}× real time — Ctrl-C to stop.",
+                  soft_wrap=True)
     users = ", ".join(u[0] for u in DEMO_USERS)
     console.print(f"Log in as {users} with the password {access.password} (new at every run).",
                   soft_wrap=True)

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         "json", pattern="^(json|text)$",
         description="Logs of serve and worker: json (one object per line) or text.")
     log_level: str = Field("INFO", description="Logging level (DEBUG, INFO, WARNING, ERROR).")
+    map_tile_url: str | None = Field(
+        None, description="XYZ raster tile URL template drawn under the map's districts, e.g. "
+        "https://tiles.example.org/{z}/{x}/{y}.png; none: the offline base map only.")
+    map_basemap_dir: str | None = Field(
+        None, description="Directory of GeoJSON district files for the map's base map, "
+        "searched before the shipped ones.")
 
     @field_validator("timezone")
     @classmethod

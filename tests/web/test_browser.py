@@ -1,0 +1,227 @@
+"""End to end, in headless Chromium against a real server: log in, the map with its
+territory, filters, an asset with its chart, a command, an alarm acknowledged, an incident
+moved through its steps, live updates; an axe-core audit of every main screen (no serious or
+critical violation) and a screenshot of each (test-artifacts/web/)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from beffroi.api.deps import Services
+from beffroi.auth.models import SYSTEM
+from tests.web.conftest import PASSWORD, City, LiveServer, feed
+
+AXE = Path(__file__).resolve().parents[2] / "src/beffroi/web/static/vendor/axe-core/axe.min.js"
+TIMEOUT = 30_000
+
+
+def audit(page: Any, name: str, artifacts: Path) -> list[dict[str, Any]]:
+    """Run axe-core in the page; return the serious and critical violations (saved too)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
+    }""")
+    (artifacts / f"axe-{name}.json").write_text(json.dumps(result, indent=1))
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def shot(page: Any, name: str, artifacts: Path) -> None:
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+def login(page: Any, live: LiveServer, username: str, target: str) -> None:
+    page.goto(live.url + target)
+    assert "/login" in page.url  # pages need a session
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(re.compile(re.escape(target) + r"$"), timeout=TIMEOUT)
+
+
+def test_control_room_journey(chromium: Any, live: LiveServer, city: City, services: Services,
+                              artifacts: Path) -> None:
+    context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 else None)
+    serious: dict[str, list[dict[str, Any]]] = {}
+    try:
+        # Log-in page, then the map of the territory.
+        page.goto(live.url + "/login")
+        shot(page, "1-login", artifacts)
+        serious["login"] = audit(page, "login", artifacts)
+        login(page, live, city.users["operator"], f"/t/{city.code}/map")
+        page.wait_for_selector("#map[data-ready='true']", timeout=TIMEOUT)
+        assert page.locator("#map").get_attribute("data-total") == str(len(city.lamps) + 2)
+        assert page.locator("[data-count='alarm']").inner_text() == "1"
+        assert page.locator("[data-count='fault']").inner_text() == "5"
+        assert page.locator("#f-area option").count() == 21  # "all" + 20 arrondissements
+        shot(page, "2-map", artifacts)
+        serious["map"] = audit(page, "map", artifacts)
+
+        # Filters: the traffic signal only, then the state "alarm".
+        with page.expect_response(lambda r: "map/clusters" in r.url and "type=" in r.url):
+            page.get_by_label("Type d'équipement").select_option("TrafficSignal")
+        page.wait_for_function("document.querySelector('#map').dataset.total === '1'")
+        page.get_by_label("Type d'équipement").select_option("")
+        with page.expect_response(lambda r: "state=alarm" in r.url):
+            page.get_by_label("État", exact=True).select_option("alarm")
+        page.wait_for_function("document.querySelector('#map').dataset.total === '1'")
+        shot(page, "3-map-filtered", artifacts)
+
+        # Open the asset in alarm from the list of assets in view.
+        page.locator("#asset-list a").first.click()
+        page.wait_for_url(re.compile(r"/assets/"), timeout=TIMEOUT)
+        assert city.hot_lamp in page.url
+        page.wait_for_selector("figure[data-metric='activePower'][data-points]",
+                               timeout=TIMEOUT)
+        page.wait_for_selector("#live-rows tr[data-metric='activePower']", timeout=TIMEOUT)
+        assert page.locator("#asset-alarms li[data-alarm]").count() == 1
+        assert page.locator("#asset-state").inner_text() == "En alarme"
+        assert page.locator("figure[data-metric='activePower'] canvas").count() == 1
+
+        # Send a command (dim to 40 %): the operator of the lighting post may.
+        form = page.locator("form[data-command='dim']")
+        form.get_by_label("Level").fill("40")
+        form.get_by_role("button").click()
+        page.wait_for_selector("#recent-commands li[data-command-id]", timeout=TIMEOUT)
+        sent = services.commands.list_commands(city.code, urn=city.hot_lamp)[0]
+        assert [(c.command, c.params) for c in sent] == [("dim", {"level": 40})]
+        shot(page, "4-asset", artifacts)
+        serious["asset"] = audit(page, "asset", artifacts)
+
+        # Alarms: acknowledge it.
+        page.get_by_role("link", name=re.compile("^Alarmes")).click()
+        row = page.locator("#alarm-rows tr[data-alarm]")
+        row.first.wait_for(timeout=TIMEOUT)
+        assert row.count() == 1
+        shot(page, "5-alarms", artifacts)
+        serious["alarms"] = audit(page, "alarms", artifacts)
+        page.get_by_role("button", name=re.compile("^Acquitter")).click()
+        page.wait_for_selector("#alarm-rows tr[data-state='acknowledged']", timeout=TIMEOUT)
+        [alarm] = services.rules.list_alarms(city.code)["items"]
+        assert alarm["state"] == "acknowledged"
+        assert alarm["acknowledged_by"] == f"user:{city.users['operator']}"
+
+        # Live: a new alarm appears without reloading the page.
+        feed(services, [(city.lamps[5], "activePower", services.clock() - 1000, 150.0)])
+        page.wait_for_selector("#alarm-rows tr[data-state='raised']", timeout=TIMEOUT)
+
+        # Incident board: open the incident, assign, comment, move it through its steps.
+        page.get_by_role("link", name="Incidents").click()
+        card = page.locator("li.card[data-state='reported']")
+        card.first.wait_for(timeout=TIMEOUT)
+        assert page.locator("li.card .sla").first.inner_text().startswith("Pris en compte")
+        shot(page, "6-incidents", artifacts)
+        serious["incidents"] = audit(page, "incidents", artifacts)
+        card.first.get_by_role("button").click()
+        dialog = page.locator("#incident-dialog")
+        dialog.wait_for(state="visible")
+        assert dialog.locator(f"a[href$='{city.hot_lamp}']").count() == 1
+        dialog.get_by_label("Nom").fill("Équipe Nord")
+        dialog.get_by_role("button", name="Affecter").click()
+        page.wait_for_selector("li.card:has-text('Équipe Nord')", timeout=TIMEOUT)
+        dialog.get_by_label("Commentaire").fill("Lanterne à remplacer")
+        dialog.get_by_role("button", name="Commenter").click()
+        page.wait_for_selector("#comment-list li:has-text('Lanterne à remplacer')",
+                               timeout=TIMEOUT)
+        for step in ("acknowledged", "dispatched", "on_site", "resolved"):
+            dialog.locator(f"button[data-step='{step}']").click()
+            page.wait_for_selector(f"#detail-state[data-state='{step}']", timeout=TIMEOUT)
+            if step == "on_site":
+                shot(page, "7-incident-detail", artifacts)
+                serious["incident-detail"] = audit(page, "incident-detail", artifacts)
+        dialog.get_by_role("button", name="Fermer").click()
+        page.wait_for_selector("ul[data-column='resolved'] li.card", timeout=TIMEOUT)
+        incidents = services.operations.list_incidents(city.code, SYSTEM).items
+        resolved = [i for i in incidents if i.state == "resolved"]
+        assert len(resolved) == 1 and resolved[0].assignee == "Équipe Nord"
+    finally:
+        context.close()
+    assert {k: v for k, v in serious.items() if v} == {}
+    assert errors == []
+
+
+def test_english_viewer_sees_no_actions(chromium: Any, live: LiveServer, city: City,
+                                        artifacts: Path) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    try:
+        page.goto(live.url + "/login?lang=en")
+        page.get_by_label("Username").fill(city.users["viewer"])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(re.compile(r"/map$"), timeout=TIMEOUT)
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.get_by_role("link", name="Alarms").is_visible()
+        page.get_by_role("link", name=re.compile("^Alarms")).click()
+        page.locator("#alarm-rows tr[data-alarm]").first.wait_for(timeout=TIMEOUT)
+        assert page.locator("#alarm-rows button").count() == 0  # a viewer reads only
+        page.goto(f"{live.url}/t/{city.code}/assets/{city.hot_lamp}")
+        page.wait_for_selector("#commands p", timeout=TIMEOUT)
+        assert "No command" in page.locator("#commands").inner_text()
+        shot(page, "asset-viewer-en", artifacts)
+        assert audit(page, "asset-viewer-en", artifacts) == []
+    finally:
+        context.close()
+
+
+def test_map_clusters_many_assets(chromium: Any, app: Any, services: Services, territory: str,
+                                  artifacts: Path) -> None:
+    """5,000 lamps: the map shows clusters (never every asset), a click on a cluster zooms in
+    and the keyboard zooms too."""
+    import random
+
+    from beffroi.assets import repository as repo
+    from beffroi.assets.service import point_asset_row
+    from beffroi.auth.models import GrantIn, Role, UserIn
+
+    rnd = random.Random(3)
+    tid = services.registry.territory_id(territory)
+    with services.store.write() as conn:
+        repo.upsert_assets(conn, tid, [point_asset_row(
+            f"urn:ngsi-ld:Streetlight:{territory}:M{i}", "Streetlight",
+            2.25 + rnd.random() * 0.17, 48.815 + rnd.random() * 0.085) for i in range(5000)],
+            services.clock())
+    services.auth.create_user(UserIn(username="chief", password=PASSWORD), SYSTEM)
+    services.auth.set_grant(territory, "chief", GrantIn(role=Role.SUPERVISOR), SYSTEM)
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+    page = context.new_page()
+    try:
+        with LiveServer(app) as live:
+            login(page, live, "chief", f"/t/{territory}/map")
+            page.wait_for_selector("#map[data-ready='true']", timeout=TIMEOUT)
+            assert page.locator("#map").get_attribute("data-kind") == "clusters"
+            clusters = page.evaluate("window.__beffroiMap.lastFeatures")
+            assert 5 < clusters < 400
+            assert page.locator("#asset-list li").count() == 0  # "zoom in to list"
+            shot(page, "map-clusters", artifacts)
+            assert audit(page, "map-clusters", artifacts) == []
+            zoom = page.evaluate("window.__beffroiMapInstance.getZoom()")
+            # A click on a cluster zooms in on it.
+            x, y = page.evaluate("""() => {
+                const m = window.__beffroiMapInstance;
+                const f = m.queryRenderedFeatures({layers: ['clusters']})[0];
+                const p = m.project(f.geometry.coordinates);
+                const r = m.getCanvas().getBoundingClientRect();
+                return [r.left + p.x, r.top + p.y];
+            }""")
+            page.mouse.click(x, y)
+            page.wait_for_function(f"window.__beffroiMapInstance.getZoom() > {zoom + 1.5}",
+                                   timeout=TIMEOUT)
+            # The keyboard: focus the map, '-' zooms out.
+            page.locator("canvas.maplibregl-canvas").focus()
+            before = page.evaluate("window.__beffroiMapInstance.getZoom()")
+            page.keyboard.press("-")
+            page.wait_for_function(f"window.__beffroiMapInstance.getZoom() < {before - 0.5}",
+                                   timeout=TIMEOUT)
+    finally:
+        context.close()
