@@ -45,7 +45,7 @@ from beffroi.rules.definitions import (
     parse_yaml,
 )
 from beffroi.rules.evaluator import Action, AssetInfo, OpenAlarm, TerritoryRules, alarm_key
-from beffroi.rules.models import AlarmEvent
+from beffroi.rules.models import AlarmChange, AlarmEvent
 from beffroi.store import Store
 from beffroi.telemetry.service import Telemetry
 from beffroi.timeutil import Clock, to_iso
@@ -635,39 +635,40 @@ class Rules:
 
     def acknowledge(self, code: str, alarm_id: int, principal: Principal,
                     note: str | None = None) -> dict[str, Any]:
-        tid = self._tid(code)
-        now = self.clock()
-        with self.store.write() as conn:
-            row = repo.alarm_row(conn, tid, alarm_id)
-            if row is None:
-                raise NotFound(f"alarm {alarm_id} not found in territory {code!r}")
-            self._may_act(code, principal, row)
+        def change(conn: Connection, row: Row[Any], now: int) -> None:
             if row.state != "raised":
                 raise Conflict(f"alarm {alarm_id} is {row.state}, not raised",
                                [field_error("state", f"already {row.state}")])
             repo.update_alarm(conn, alarm_id, {"state": "acknowledged", "acknowledged_ms": now,
                                                "acknowledged_by": principal.actor})
-            repo.insert_events(conn, [{"territory_id": tid, "alarm_id": alarm_id,
-                                       "change": "acknowledged", "at_ms": now,
-                                       "actor": principal.actor, "value": None, "text": None,
-                                       "note": note}])
-            self.audit.record(conn, territory_id=tid, actor=principal.actor,
-                              action="alarm.acknowledge", target=f"alarm:{alarm_id}",
-                              before={"state": row.state},
-                              after={"state": "acknowledged", "note": note})
-        with self._lock:
-            tr = self._states.get(tid)
-            if tr is not None and row.dedupe_key in tr.open:
+
+        def follow(tr: TerritoryRules, row: Row[Any]) -> None:
+            if row.dedupe_key in tr.open:
                 tr.open[row.dedupe_key].state = "acknowledged"
-        self._after_commit([AlarmEvent(code, alarm_id, row.rule_id, "acknowledged",
-                                       row.severity, row.asset_urn, row.post, row.incident,
-                                       row.category, now, note or "", None, principal.actor)])
-        return self.get_alarm(code, alarm_id)
+
+        return self._by_hand(code, alarm_id, principal, note, "acknowledged", change, follow)
 
     def clear(self, code: str, alarm_id: int, principal: Principal, note: str | None = None
               ) -> dict[str, Any]:
         """Clear by hand. While its condition still holds the alarm is not raised again; it
         is once the condition has ended and comes back."""
+        def change(conn: Connection, row: Row[Any], now: int) -> None:
+            if row.state == "cleared":
+                raise Conflict(f"alarm {alarm_id} is already cleared",
+                               [field_error("state", "already cleared")])
+            repo.close_alarm(conn, alarm_id, now, principal.actor, int(row.updated_ms))
+
+        def follow(tr: TerritoryRules, row: Row[Any]) -> None:
+            if tr.open.pop(row.dedupe_key, None) is not None:
+                tr.suppressed.add(row.dedupe_key)
+
+        return self._by_hand(code, alarm_id, principal, note, "cleared", change, follow)
+
+    def _by_hand(self, code: str, alarm_id: int, principal: Principal, note: str | None,
+                 state: AlarmChange, change: Callable[[Connection, Row[Any], int], None],
+                 follow: Callable[[TerritoryRules, Row[Any]], None]) -> dict[str, Any]:
+        """An operator's change of an alarm: checked, written with its history event and
+        audit entry, followed in the evaluator's memory, then told to the listeners."""
         tid = self._tid(code)
         now = self.clock()
         with self.store.write() as conn:
@@ -675,23 +676,20 @@ class Rules:
             if row is None:
                 raise NotFound(f"alarm {alarm_id} not found in territory {code!r}")
             self._may_act(code, principal, row)
-            if row.state == "cleared":
-                raise Conflict(f"alarm {alarm_id} is already cleared",
-                               [field_error("state", "already cleared")])
-            repo.close_alarm(conn, alarm_id, now, principal.actor, int(row.updated_ms))
+            change(conn, row, now)
             repo.insert_events(conn, [{"territory_id": tid, "alarm_id": alarm_id,
-                                       "change": "cleared", "at_ms": now,
+                                       "change": state, "at_ms": now,
                                        "actor": principal.actor, "value": None, "text": None,
                                        "note": note}])
-            self.audit.record(conn, territory_id=tid, actor=principal.actor,
-                              action="alarm.clear", target=f"alarm:{alarm_id}",
-                              before={"state": row.state}, after={"state": "cleared",
-                                                                  "note": note})
+            action = "alarm.acknowledge" if state == "acknowledged" else "alarm.clear"
+            self.audit.record(conn, territory_id=tid, actor=principal.actor, action=action,
+                              target=f"alarm:{alarm_id}", before={"state": row.state},
+                              after={"state": state, "note": note})
         with self._lock:
             tr = self._states.get(tid)
-            if tr is not None and tr.open.pop(row.dedupe_key, None) is not None:
-                tr.suppressed.add(row.dedupe_key)
-        self._after_commit([AlarmEvent(code, alarm_id, row.rule_id, "cleared", row.severity,
+            if tr is not None:
+                follow(tr, row)
+        self._after_commit([AlarmEvent(code, alarm_id, row.rule_id, state, row.severity,
                                        row.asset_urn, row.post, row.incident, row.category,
                                        now, note or "", None, principal.actor)])
         return self.get_alarm(code, alarm_id)
