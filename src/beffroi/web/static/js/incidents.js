@@ -82,8 +82,13 @@
       await showDetail(current, false);
     } catch (err) { B.showError(err); }
   }
+  let drawn = 0;  // the latest call of showDetail: an older answer arriving late is dropped
   async function showDetail(id, keepInput) {
+    const call = ++drawn;
     const inc = await B.api("incidents/" + id);
+    // A live refresh started before a step was posted may answer after the step's own
+    // redraw: drawing it would show the incident as it was before the step.
+    if (call !== drawn) return;
     document.getElementById("incident-dialog-title").textContent = "#" + inc.id + " " + inc.title;
     const box = document.getElementById("incident-detail");
     const idx = STEPS.indexOf(inc.state);
