@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +25,11 @@ from beffroi.auth.service import Auth
 from beffroi.commands import api as commands_api
 from beffroi.commands.service import Commands
 from beffroi.errors import BeffroiError
+from beffroi.indicators import api as indicators_api
+from beffroi.indicators import footprint_api
+from beffroi.indicators.footprint_service import Footprint
+from beffroi.indicators.platform import PlatformSampler
+from beffroi.indicators.service import Indicators
 from beffroi.ingest import api as ingest_api
 from beffroi.ingest.service import Pipeline
 from beffroi.logs import CorrelationMiddleware
@@ -37,6 +45,7 @@ from beffroi.timeutil import Clock
 from beffroi.web import app as web
 
 log = logging.getLogger("beffroi")
+SAMPLE_EVERY_S = 60.0
 
 
 def build_services(settings: Settings, store: Store | None = None,
@@ -51,10 +60,13 @@ def build_services(settings: Settings, store: Store | None = None,
     rules = Rules(store, registry, telemetry, audit, clock)
     commands = Commands(store, registry, settings, audit, clock)
     operations = Operations(store, registry, rules, commands, audit, clock)
+    indicators = Indicators(store, registry, telemetry, audit, clock)
+    footprint = Footprint(store, registry, audit, clock)
     pipeline.handlers.append(rules.on_rows)
     return Services(settings=settings, store=store, registry=registry, telemetry=telemetry,
                     pipeline=pipeline, clock=clock, audit=audit, auth=auth, rules=rules,
-                    commands=commands, operations=operations)
+                    commands=commands, operations=operations, indicators=indicators,
+                    footprint=footprint)
 
 
 class RollupWorker:
@@ -64,6 +76,9 @@ class RollupWorker:
         self.services = services
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rollups", daemon=True)
+        self.sampler = PlatformSampler(f"api@{socket.gethostname()}:{os.getpid()}"[:64])
+        self._handed_off = 0
+        self._last_sample = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -86,11 +101,28 @@ class RollupWorker:
                 log.exception("rollup materialisation failed")
             self.tick()
 
+    def sample(self) -> None:
+        """Once a minute: the platform's heartbeat, CPU time and readings stored since the last
+        sample (platform availability and the compute part of the footprint)."""
+        if time.monotonic() - self._last_sample < SAMPLE_EVERY_S:
+            return
+        self._last_sample = time.monotonic()
+        done = self.services.pipeline.rows_handed_off
+        try:
+            self.sampler.sample(self.services.store, self.services.clock(),
+                                done - self._handed_off)
+            self._handed_off = done
+        except Exception:  # the edge of a worker loop
+            log.exception("platform sample failed")
+
     def tick(self) -> None:
-        """The periodic passes of rules (silence), commands (time-outs) and incidents (SLA)."""
+        """The periodic passes of rules (silence), commands (time-outs), incidents (SLA),
+        indicators (schedule) and the platform's sample."""
+        self.sample()
         services = self.services
         for name, step in (("rules", services.rules.tick), ("commands", services.commands.tick),
-                           ("operations", services.operations.tick)):
+                           ("operations", services.operations.tick),
+                           ("indicators", services.indicators.tick)):
             try:
                 step()
             except Exception:  # the edge of a worker loop
@@ -162,6 +194,8 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(rules_api.router, prefix="/api/v1")
     app.include_router(operations_api.router, prefix="/api/v1")
     app.include_router(commands_api.router, prefix="/api/v1")
+    app.include_router(indicators_api.router, prefix="/api/v1")
+    app.include_router(footprint_api.router, prefix="/api/v1")
     web.mount(app)
     app.include_router(ingest_api.metrics_router)
     return app

@@ -168,6 +168,11 @@ def setup_operations(services: Any) -> DemoAccess:
     code = TERRITORY.code
     services.operations.ensure_defaults(code, SYSTEM)
     services.rules.install_defaults(code, SYSTEM.actor)
+    services.indicators.install_defaults(code, SYSTEM.actor)
+    example = Path(__file__).parent / "indicators" / "examples" / "lighting-contract.yaml"
+    services.indicators.define_contract(code, None, SYSTEM.actor,
+                                        text=example.read_text(encoding="utf-8"),
+                                        file=example.name)
     password = secrets.token_urlsafe(9)
     for username, display, role, posts in DEMO_USERS:
         try:
@@ -242,6 +247,11 @@ def run(database: Path, *, reset: bool, host: str, port: int, serve: bool, conso
     console.print(f"Log in as {users} with the password {access.password} (new at every run).",
                   soft_wrap=True)
     console.print(f"API token of this demo (superuser): {access.api_token}", soft_wrap=True)
+    console.print(f"Indicators: `beffroi --database-url {services.settings.database_url} kpi "
+                  f"list -t {TERRITORY.code}`; the example contract's "
+                  f"report (once logged in): http://{local}:{port}/api/v1/territories/"
+                  f"{TERRITORY.code}/contracts/performance-eclairage/report?format=html",
+                  soft_wrap=True)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises SIGINT once it has shut down cleanly

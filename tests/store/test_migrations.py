@@ -29,7 +29,10 @@ TABLES = {"territories", "assets", "series", "observations", "latest", "rollup_h
           "incidents", "incident_steps", "incident_alarms", "incident_comments",
           "incident_escalations", "work_orders", "crisis_plans", "crisis_activations",
           # commands (0008)
-          "commands"}
+          "commands",
+          # indicators (0009)
+          "indicator_versions", "indicators", "indicator_values", "contracts",
+          "footprint_factors", "retention_policies", "platform_samples"}
 
 
 @pytest.fixture

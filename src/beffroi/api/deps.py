@@ -12,6 +12,8 @@ from beffroi.auth.audit import AuditLog
 from beffroi.auth.service import Auth
 from beffroi.commands.service import Commands
 from beffroi.errors import ValidationFailed, field_error
+from beffroi.indicators.footprint_service import Footprint
+from beffroi.indicators.service import Indicators
 from beffroi.ingest.service import Pipeline
 from beffroi.operations.service import Operations
 from beffroi.rules.service import Rules
@@ -34,6 +36,8 @@ class Services:
     rules: Rules
     commands: Commands
     operations: Operations
+    indicators: Indicators
+    footprint: Footprint
 
 
 def get_services(request: Request) -> Services:

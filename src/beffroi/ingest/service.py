@@ -81,6 +81,7 @@ class Pipeline:
         self.telemetry = telemetry
         self.handlers: list[Handler] = []
         self.metrics = IngestMetrics()
+        self.rows_handed_off = 0  # readings stored by this process (the platform samples)
 
     # --- decoding --------------------------------------------------------------------------
 
@@ -195,6 +196,7 @@ class Pipeline:
                   ) -> None:
         """Give the rows just committed to the handlers (the rule engine), whatever the route
         they came by."""
+        self.rows_handed_off += len(rows)
         for handler in self.handlers:
             try:
                 handler(code, rows)

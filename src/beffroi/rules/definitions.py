@@ -8,7 +8,6 @@ and ``POST .../rules/validate`` tell the author exactly what to fix. See docs/ru
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,13 +15,24 @@ from typing import Any
 
 import orjson
 import shapely
-import yaml
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from beffroi.assets import geometry as geo
 from beffroi.assets.types import ASSET_TYPES, DOMAINS, Kind
+from beffroi.declarative import (
+    MAX_DURATION_MS,
+    Path,
+    format_duration,
+    load_yaml,
+    parse_duration,
+    path_text,
+)
+from beffroi.declarative import Errors as _Errors
+from beffroi.declarative import Reader as _Reader
 from beffroi.errors import ValidationFailed
+
+__all__ = ["MAX_DURATION_MS", "format_duration", "parse_duration", "path_text"]
 
 SEVERITIES = ("critical", "major", "minor", "warning")
 INCIDENT_POLICIES = ("none", "open")
@@ -35,9 +45,6 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 KINDS = ("threshold", "silent", "stuck", "rate", "state", "group", "all")
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 POST = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
-MAX_DURATION_MS = 90 * 86_400_000
 
 
 # --- the model --------------------------------------------------------------------------------
@@ -178,157 +185,6 @@ def content_hash(definition: dict[str, Any]) -> str:
     a rule on or off is not a new version)."""
     content = {k: v for k, v in definition.items() if k != "active"}
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-# --- durations --------------------------------------------------------------------------------
-
-
-def parse_duration(value: Any) -> int:
-    """``90s``, ``15min``/``15m``, ``1h``, ``1h30m``, ``2d``, or a number of seconds → ms."""
-    if isinstance(value, bool):
-        raise ValueError("a duration such as 90s, 15min, 1h or 2d expected")
-    if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError("a duration must be a finite number of seconds >= 0")
-        return int(value * 1000)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("a duration such as 90s, 15min, 1h or 2d expected")
-    text = value.strip().replace(" ", "")
-    pos, total = 0, 0.0
-    for m in _DURATION_PART.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT_MS[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or pos == 0:
-        raise ValueError(f"{value!r} is not a duration (examples: 90s, 15min, 1h, 1h30m, 2d)")
-    return int(total)
-
-
-def format_duration(ms: int) -> str:
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
-        if ms and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
-
-
-# --- validation -------------------------------------------------------------------------------
-
-Path = tuple[str | int, ...]
-
-
-def path_text(path: Path) -> str:
-    out = ""
-    for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
-    return out
-
-
-class _Errors:
-    def __init__(self, lines: dict[Path, int] | None, file: str | None) -> None:
-        self.items: list[dict[str, Any]] = []
-        self.lines = lines or {}
-        self.file = file
-
-    def add(self, path: Path, reason: str) -> None:
-        item: dict[str, Any] = {"field": path_text(path), "reason": reason}
-        probe = path
-        while probe and probe not in self.lines:
-            probe = probe[:-1]
-        if probe in self.lines:
-            item["line"] = self.lines[probe]
-        if self.file:
-            item["file"] = self.file
-        self.items.append(item)
-
-
-class _Reader:
-    """Typed access to one mapping with error collection; unknown keys are errors."""
-
-    def __init__(self, errors: _Errors, path: Path, data: Any, allowed: set[str]) -> None:
-        self.errors = errors
-        self.path = path
-        self.ok = isinstance(data, dict)
-        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
-        if not self.ok:
-            errors.add(path, "a mapping (key: value) expected")
-            return
-        for key in self.data:
-            if key not in allowed:
-                errors.add((*path, str(key)),
-                           f"unknown field (allowed: {', '.join(sorted(allowed))})")
-
-    def at(self, key: str) -> Path:
-        return (*self.path, key)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def raw(self, key: str) -> Any:
-        return self.data.get(key)
-
-    def text(self, key: str, *, required: bool = False, pattern: re.Pattern[str] | None = None,
-             choices: tuple[str, ...] | None = None, default: str | None = None) -> str | None:
-        if key not in self.data or self.data[key] is None:
-            if required:
-                self.errors.add(self.at(key), "required")
-            return default
-        v = self.data[key]
-        if not isinstance(v, str) or not v:
-            self.errors.add(self.at(key), "a non-empty string expected")
-            return default
-        if choices is not None and v not in choices:
-            self.errors.add(self.at(key), f"{v!r} is not one of {', '.join(choices)}")
-            return default
-        if pattern is not None and not pattern.match(v):
-            self.errors.add(self.at(key), f"{v!r} does not match {pattern.pattern}")
-            return default
-        return v
-
-    def number(self, key: str, *, required: bool = False, minimum: float | None = None
-               ) -> float | None:
-        if key not in self.data or self.data[key] is None:
-            if required:
-                self.errors.add(self.at(key), "required")
-            return None
-        v = self.data[key]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            self.errors.add(self.at(key), f"a finite number expected, got {v!r}")
-            return None
-        if minimum is not None and v < minimum:
-            self.errors.add(self.at(key), f"must be >= {minimum:g}")
-            return None
-        return float(v)
-
-    def duration(self, key: str, *, required: bool = False, default: int | None = 0,
-                 positive: bool = False) -> int | None:
-        if key not in self.data or self.data[key] is None:
-            if required:
-                self.errors.add(self.at(key), "required (a duration such as 15min, 1h, 2d)")
-            return default
-        try:
-            ms = parse_duration(self.data[key])
-        except ValueError as exc:
-            self.errors.add(self.at(key), str(exc))
-            return default
-        if ms > MAX_DURATION_MS:
-            self.errors.add(self.at(key), "at most 90 days")
-            return default
-        if positive and ms <= 0:
-            self.errors.add(self.at(key), "must be longer than 0")
-            return default
-        return ms
-
-    def strings(self, key: str) -> list[str]:
-        v = self.data.get(key)
-        if v is None:
-            return []
-        if isinstance(v, str):
-            v = [v]
-        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
-            self.errors.add(self.at(key), "a list of strings expected")
-            return []
-        return list(v)
 
 
 def _scope(errors: _Errors, path: Path, data: Any, *, member: bool = False) -> Scope:
@@ -619,32 +475,7 @@ def parse_rule(data: Any) -> Rule:
     return rule
 
 
-def _node_lines(node: yaml.Node, path: Path, out: dict[Path, int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = k.value if isinstance(k, yaml.ScalarNode) else str(k.start_mark.line)
-            out[(*path, key)] = k.start_mark.line + 1
-            _node_lines(v, (*path, key), out)
-            out[(*path, key)] = k.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            _node_lines(v, (*path, i), out)
-
-
 def parse_yaml(text: str, file: str = "<rules>") -> list[Rule]:
     """Rules from YAML text; errors carry the file and line."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        item: dict[str, Any] = {"field": "file", "reason": f"not valid YAML: "
-                                f"{getattr(exc, 'problem', None) or exc}", "file": file}
-        if mark is not None:
-            item["line"] = mark.line + 1
-        raise ValidationFailed(f"{file}: not valid YAML", [item]) from exc
-    lines: dict[Path, int] = {}
-    if node is not None:
-        _node_lines(node, (), lines)
+    data, lines = load_yaml(text, file)
     return parse_rules(data, lines=lines, file=file)
