@@ -90,6 +90,11 @@ def test_lamps_fail_with_their_technology_and_come_back_repaired() -> None:
               {"lamp_type": "SHP", "power_w": 100}, a.parent) for a in assets]
     _sim, readings = simulate(assets, "2024-01-01T12:00", days=60, seed=3)
     status = of(readings, "status", "Streetlight")
+    # At the start every lamp reports its status once (all working here).
+    start = min(r["ts"] for r in status)
+    initial = [r for r in status if r["ts"] == start]
+    assert len(initial) == 600 and {r["value"] for r in initial} == {"ok"}
+    status = [r for r in status if r["ts"] != start]
     failed = [r for r in status if r["value"] == "defectiveLamp"]
     repaired = [r for r in status if r["value"] == "ok"]
     assert 1 <= len(failed) <= 30

@@ -52,9 +52,11 @@ _PARAMS: dict[str, dict[str, tuple[str, bool]]] = {
                                 "scale": ("number", False)},
     "share_of_buckets_with_data": {"scale": ("number", False)},
     "sum_of_drops": {"min_drop": ("number", True), "result": ("drops_result", False),
-                     "scheduled_per_week": ("number", False)},
+                     "scheduled_per_week": ("number", False), "scale": ("number", False)},
     "baseline_lighting": {"power_property": ("text", False), "sun_elevation": ("number", False),
-                          "reference_kwh_per_year": ("number", False)},
+                          "reference_kwh_per_year": ("number", False),
+                          "missing_power": ("missing_power", False),
+                          "losses": ("number", False)},
     "count": {},
     "percentile_of_durations": {"from": ("step", False), "to": ("step", True),
                                 "p": ("number", True), "in": ("time_unit", False)},
@@ -158,6 +160,15 @@ def _params(errors: Errors, path: Path, aggregate: str, data: Any) -> dict[str, 
             t = r.text(name, required=required)
             if t is not None:
                 out[name] = t
+        elif kind == "missing_power":
+            v = r.raw(name)
+            if v is None:
+                pass
+            elif v in ("ignore", "mean_of_known") or (
+                    isinstance(v, int | float) and not isinstance(v, bool) and v >= 0):
+                out[name] = v
+            else:
+                errors.add(r.at(name), "'ignore', 'mean_of_known' or a power in W (>= 0)")
         elif kind == "limit":
             v = r.raw(name)
             if v is None:
@@ -173,6 +184,8 @@ def _params(errors: Errors, path: Path, aggregate: str, data: Any) -> dict[str, 
             t = r.text(name, required=required, choices=_CHOICES[kind])
             if t is not None:
                 out[name] = t
+    if "losses" in out and not 0 <= out["losses"] < 1:
+        errors.add(r.at("losses"), "a share between 0 and 1 (0.1 for 10 %)")
     if aggregate == "percentile_of_durations" and "p" in out and not 0 <= out["p"] <= 100:
         errors.add(r.at("p"), "a percentile between 0 and 100")
     if aggregate == "share_of_buckets_within" and "low" not in out and "high" not in out:

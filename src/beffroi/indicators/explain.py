@@ -169,13 +169,27 @@ def _how(ind: Indicator | None, value: Value, locale: str) -> list[str]:
         else:
             out.append(
                 f"Puissance nominale de {n(i['lamps'])} points lumineux (inventaire) : "
-                f"{n(f['nominal_power_w'])} W × {n(f['dusk_to_dawn_hours'])} h du crépuscule "
-                f"à l'aube (soleil à {n(i['sun_elevation_deg'])}°) / 1 000 ; "
-                f"{n(i['lamps_without_power'])} sans puissance connue, non comptés." if fr else
+                f"{n(f['nominal_power_w'])} W × (1 + pertes {n(f['losses'])}) × "
+                f"{n(f['dusk_to_dawn_hours'])} h du crépuscule à l'aube (soleil à "
+                f"{n(i['sun_elevation_deg'])}°, jusqu'au {i['covered_until']}) / 1 000." if fr
+                else
                 f"Nominal power of {n(i['lamps'])} lamps (inventory): "
-                f"{n(f['nominal_power_w'])} W × {n(f['dusk_to_dawn_hours'])} h from dusk to "
-                f"dawn (sun at {n(i['sun_elevation_deg'])}°) / 1,000; "
-                f"{n(i['lamps_without_power'])} without a known power, not counted.")
+                f"{n(f['nominal_power_w'])} W × (1 + losses {n(f['losses'])}) × "
+                f"{n(f['dusk_to_dawn_hours'])} h from dusk to dawn (sun at "
+                f"{n(i['sun_elevation_deg'])}°, until {i['covered_until']}) / 1,000.")
+            if i["lamps_without_power"]:
+                how = i["missing_power"]
+                out.append(
+                    f"{n(i['lamps_without_power'])} points sans puissance connue : " + (
+                        "non comptés." if how == "ignore" else
+                        f"comptés à {n(f['imputed_power_w_per_lamp'])} W chacun ("
+                        + ("moyenne des puissances connues)." if how == "mean_of_known"
+                           else "valeur déclarée).")) if fr else
+                    f"{n(i['lamps_without_power'])} lamps without a known power: " + (
+                        "not counted." if how == "ignore" else
+                        f"counted at {n(f['imputed_power_w_per_lamp'])} W each ("
+                        + ("mean of the known powers)." if how == "mean_of_known"
+                           else "declared value).")))
     elif agg == "count":
         cats = ", ".join(f"{k} {v}" for k, v in f.get("by_category", {}).items())
         out.append(f"Incidents signalés dans la période : {n(i['incidents'])} ({cats})."

@@ -377,6 +377,97 @@ def asset_page(request: Request, code: str, urn: str) -> Response:
                            for s in series]})
 
 
+KPI_READERS = frozenset({Role.VIEWER, Role.OPERATOR, Role.SUPERVISOR, Role.ADMINISTRATOR})
+
+
+def _sparkline(values: list[float | None], lang: str, fmt: Callable[[float | None], str]
+               ) -> str:
+    """A small inline SVG of a series of values (gaps for missing ones), labelled for
+    screen readers."""
+    known = [v for v in values if v is not None]
+    if len(known) < 2:
+        return ""
+    lo, hi = min(known), max(known)
+    span = (hi - lo) or 1.0
+    w, h, n = 120, 28, len(values)
+    points: list[list[str]] = [[]]
+    for i, v in enumerate(values):
+        if v is None:
+            points.append([])
+            continue
+        x = 2 + (w - 4) * i / max(n - 1, 1)
+        y = h - 3 - (h - 6) * (v - lo) / span
+        points[-1].append(f"{x:.1f},{y:.1f}")
+    lines = "".join(f'<polyline points="{" ".join(p)}" fill="none" stroke="currentColor" '
+                    f'stroke-width="1.5"/>' for p in points if len(p) > 1)
+    label = i18n.t("kpi.trend_label", lang, n=n, a=fmt(known[0]), b=fmt(known[-1]))
+    return (f'<svg class="spark" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
+            f'aria-label="{label}"><title>{label}</title>{lines}</svg>')
+
+
+@pages.get("/t/{code}/indicators")
+@html_errors
+def indicators_page(request: Request, code: str) -> Response:
+    from beffroi.indicators.explain import number
+
+    page = _territory_page(request, code)
+    assert page.principal is not None
+    check(page.principal, KPI_READERS, code)
+    service = page.state.services.indicators
+    locale = "fr" if str(page.territory.locale).startswith("fr") else "en"
+    stored: dict[tuple[str, str], list[Any]] = {}
+    for v in service.values(code, limit=50_000):
+        stored.setdefault((v.code, v.window.period), []).append(v)
+    rows = []
+    for ind in service.definitions(code):
+        if not ind.active:
+            continue
+        history = sorted(stored.get((ind.code, ind.period), []), key=lambda v: v.window.start_ms)
+        last = history[-1] if history else None
+
+        def fmt(x: float | None, unit: str = ind.unit) -> str:
+            return f"{number(x, locale)}\u00a0{unit}" if x is not None else "—"
+
+        rows.append({
+            "code": ind.code, "name": ind.label(page.lang),
+            "label": last.window.label if last else None,
+            "value": fmt(last.value) if last and last.value is not None else None,
+            "provisional": bool(last and last.lineage.window.get("provisional")),
+            "target": f"{ind.target.comparator} {fmt(ind.target.value)}" if ind.target else "",
+            "met": last.met if last else None,
+            "spark": _sparkline([v.value for v in history[-12:]], page.lang, fmt),
+            "href": f"/t/{code}/indicators/{quote(ind.code)}/{quote(last.window.label)}"
+                    if last else None})
+    contracts = []
+    for c in service.contracts(code):
+        now_year = time.gmtime().tm_year
+        start_year = int(c.start[:4])
+        contracts.append({"code": c.code, "title": c.title, "start": c.start,
+                          "years": c.years,
+                          "year": max(1, min(c.years, now_year - start_year + 1))})
+    return page.render("indicators.html", rows=rows, contracts=contracts)
+
+
+@pages.get("/t/{code}/indicators/{indicator}/{label}")
+@html_errors
+def indicator_page(request: Request, code: str, indicator: str, label: str) -> Response:
+    page = _territory_page(request, code)
+    assert page.principal is not None
+    check(page.principal, KPI_READERS, code)
+    service = page.state.services.indicators
+    window = service.windows(code, "month", label=label)[0]
+    out = service.explain(code, indicator, window, page.lang, compute_if_missing=False)
+    definition = out["definition"] or {}
+    name = definition.get("name")
+    if isinstance(name, dict):
+        name = name.get(page.lang) or name.get("en") or indicator
+    return page.render(
+        "indicator.html", name=name or indicator, label=label, lines=out["text"].split("\n"),
+        lineage=orjson.dumps(out["lineage"], option=orjson.OPT_INDENT_2).decode(),
+        definition=orjson.dumps(definition, option=orjson.OPT_INDENT_2).decode(),
+        version=out["value"]["version"])
+
+
 # --- live stream --------------------------------------------------------------------------------
 
 

@@ -107,6 +107,7 @@ class Lighting(Domain):
         u = seeding.uniform(seed, "lighting:life", lamp_urns)
         self.fail_at = ctx.start_ms + self._calendar_ms(self._remaining_h(age, u, slice(None)))
         self.failed = np.zeros(len(lamps), dtype=bool)
+        self._status_known = False
         self.repair_at = np.full(len(lamps), NEVER, dtype=np.int64)
         # Cabinet trips (real cabinets only).
         self.trip_at = np.full(self.n_cab, NEVER, dtype=np.int64)
@@ -231,6 +232,14 @@ class Lighting(Domain):
 
     def step(self, tick: Tick, cond: Conditions, out: Emitter) -> None:
         gen = self.rng(tick)
+        if not self._status_known:
+            # Telemanagement reports each node's status when the stream starts, so that
+            # availability counts the working lamps too, not only those that fail later.
+            self._status_known = True
+            for state, mask in (("ok", ~self.failed), ("defectiveLamp", self.failed)):
+                if mask.any():
+                    ids = self.lamp_gid[mask]
+                    out.state(LAMP, "status", ids, np.full(len(ids), tick.start_ms), state)
         self._trips(tick, cond, gen, out)
         for day in (tick.day - 1, tick.day):
             self._events(day, tick, out)
