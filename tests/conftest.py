@@ -4,6 +4,12 @@
 
 (a scratch database ``beffroi_test_<pid>`` is created beside the given one and dropped at the
 end). Every test gets an empty, migrated store.
+
+The suite may run in parallel (pytest-xdist, ``-n 2``) and both engines' runs may run at the
+same time: each worker process has its own scratch database (its pid) or its own SQLite files
+(its own temporary folder); servers listen on free ports; the MQTT tests use territory codes,
+client ids and subscription groups of their own on the shared broker. Tests marked ``long``
+(tens of seconds) are run first, so that the workers finish together.
 """
 
 from __future__ import annotations
@@ -30,6 +36,23 @@ from beffroi.store import migrate, open_store
 from beffroi.store.engine import normalise_url
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The CLI's rich consoles are created at import and keep the width of COLUMNS if it is set
+# then (pytest-xdist workers start with COLUMNS=80): the CLI tests give their own width to
+# each command (CliRunner's env), which only works when none was fixed at import.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "long: runs for tens of seconds; run first so that parallel workers "
+                   "(pytest -n) finish together")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first (a stable sort: the order is the same in every xdist worker)."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

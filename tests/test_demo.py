@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 STARTUP_TIMEOUT_S = 180
 PROBE = "urn:ngsi-ld:WeatherObserved:nantes:sim-0001"
@@ -30,6 +31,7 @@ def _probe_ts(client: httpx.Client, base: str) -> str:
     return str(body["items"][0]["values"]["temperature"]["ts"])
 
 
+@pytest.mark.long
 def test_demo_starts_serves_streams_and_stops_cleanly(tmp_path: Path) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

@@ -28,6 +28,7 @@ def _count(services: Services, sql: str, **params: object) -> int:
         return int(conn.execute(text(sql), params).scalar_one())
 
 
+@pytest.mark.long
 def test_nantes_lamps_and_cabinets(services: Services, shared_data: Path) -> None:
     lamps = shared_data / "nantes" / "nantes_lamps_by_cabinet.csv"
     report = _run(services, "nantes", "nantes-lamps", lamps)

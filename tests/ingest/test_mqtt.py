@@ -1,5 +1,11 @@
 """The MQTT adapter on the real Mosquitto (127.0.0.1:1883): topics, QoS 1, persistent
-sessions, dead letters, and a worker killed with SIGKILL in the middle of a stream."""
+sessions, dead letters, and a worker killed with SIGKILL in the middle of a stream.
+
+The machine's broker is shared: other tests may run at the same time (pytest-xdist workers,
+the other engine's run in CI), and a worker subscribes to every territory
+(``beffroi/+/...``). So each test publishes for a territory of its own (a unique code), and
+other tests' messages reach its worker as dead letters of territories its database does not
+know: the dead-letter checks look at the test's own territories."""
 
 from __future__ import annotations
 
@@ -21,10 +27,10 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from beffroi.api.deps import Services
-from beffroi.assets.models import AssetIn
+from beffroi.assets.models import AssetIn, TerritoryIn
 from beffroi.ingest.mqtt import MqttOptions, MqttWorker, message_of
 from tests.conftest import lamp
 
@@ -65,11 +71,38 @@ def count(services: Services, sql: str) -> int:
         return int(conn.execute(text(sql)).scalar_one())
 
 
+def unique_code(prefix: str) -> str:
+    """A territory code no other test uses (topics carry the territory)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def add_lamp(services: Services, territory: str, local: str) -> None:
+    services.registry.create_asset(territory, AssetIn.model_validate(
+        lamp(local, territory=territory)))
+
+
+def dead_letters(services: Services, *codes: str) -> list[str]:
+    """Reason codes of the dead letters of these territories (sorted)."""
+    with services.store.read() as conn:
+        return sorted(str(r[0]) for r in conn.execute(text(
+            "SELECT reason_code FROM dead_letters WHERE territory IN :codes").bindparams(
+                bindparam("codes", expanding=True)), {"codes": list(codes)}))
+
+
 def wait_for(predicate: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+@pytest.fixture
+def territory(services: Services) -> str:
+    """A territory of this test only (see the module's docstring)."""
+    code = unique_code("mqtt")
+    services.registry.create_territory(TerritoryIn(code=code, name="Testville",
+                                                   timezone="Europe/Paris"))
+    return code
 
 
 @pytest.fixture
@@ -105,40 +138,39 @@ def test_topic_scheme() -> None:
 
 def test_every_topic_and_garbage_on_the_real_broker(
         services: Services, territory: str, worker: MqttWorker) -> None:
-    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
-    urn = "urn:ngsi-ld:Streetlight:testville:L1"
+    add_lamp(services, territory, "L1")
+    urn = f"urn:ngsi-ld:Streetlight:{territory}:L1"
+    nowhere = unique_code("nowhere")  # a territory that exists nowhere
     pub = publisher()
     try:
         batch = [{"asset": urn, "metric": "activePower", "ts": T0 + i * 60_000, "value": i}
                  for i in range(100)]
         publish_all(pub, [
-            ("beffroi/testville/readings", orjson.dumps({"readings": batch})),
-            (f"beffroi/testville/assets/{urn}/illuminanceLevel",
+            (f"beffroi/{territory}/readings", orjson.dumps({"readings": batch})),
+            (f"beffroi/{territory}/assets/{urn}/illuminanceLevel",
              orjson.dumps({"value": 80, "ts": T0})),
-            ("beffroi/testville/ngsi-ld", orjson.dumps({
+            (f"beffroi/{territory}/ngsi-ld", orjson.dumps({
                 "id": urn, "type": "Streetlight", "dateObserved": "2024-01-04T21:00:00Z",
                 "powerState": "on"})),
-            ("beffroi/testville/readings", b'{"readings": [{"asset": '),  # truncated
-            ("beffroi/testville/readings", orjson.dumps([
+            (f"beffroi/{territory}/readings", b'{"readings": [{"asset": '),  # truncated
+            (f"beffroi/{territory}/readings", orjson.dumps([
                 {"asset": urn, "metric": "activePower", "ts": "1970-01-01T00:00:00Z",
                  "value": 1},
                 {"asset": urn, "metric": "activePower", "ts": T0 - 60_000, "value": "NaN"},
-                {"asset": "urn:ngsi-ld:Streetlight:testville:ghost", "metric": "activePower",
-                 "ts": T0, "value": 1}])),
-            ("beffroi/nowhere/readings", orjson.dumps(batch[:1])),
-            ("beffroi/testville/readings", b"x" * (5 * 1024 * 1024)),  # too large
+                {"asset": f"urn:ngsi-ld:Streetlight:{territory}:ghost",
+                 "metric": "activePower", "ts": T0, "value": 1}])),
+            (f"beffroi/{nowhere}/readings", orjson.dumps(batch[:1])),
+            (f"beffroi/{territory}/readings", b"x" * (5 * 1024 * 1024)),  # too large
         ])
-        wait_for(lambda: count(services, "SELECT count(*) FROM dead_letters") >= 6
+        wait_for(lambda: len(dead_letters(services, territory, nowhere)) >= 6
                  and count(services, "SELECT count(*) FROM observations") >= 102)
     finally:
         pub.loop_stop()
         pub.disconnect()
     assert count(services, "SELECT count(*) FROM observations") == 102
-    with services.store.read() as conn:
-        reasons = sorted(r[0] for r in conn.execute(text(
-            "SELECT reason_code FROM dead_letters ORDER BY reason_code")))
-    assert reasons == ["bad_json", "too_large", "ts_out_of_range", "unknown_asset",
-                       "unknown_territory", "wrong_kind"]
+    assert dead_letters(services, territory, nowhere) == [
+        "bad_json", "too_large", "ts_out_of_range", "unknown_asset", "unknown_territory",
+        "wrong_kind"]
     # The NGSI-LD state also arrived.
     latest = services.telemetry.latest(territory, [urn], None, None, 10)  # type: ignore[arg-type]
     assert latest["items"][0]["values"]["powerState"]["value"] == "on"
@@ -146,8 +178,8 @@ def test_every_topic_and_garbage_on_the_real_broker(
 
 def test_messages_sent_while_the_worker_is_down_arrive_when_it_returns(
         services: Services, territory: str, group: str) -> None:
-    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
-    urn = "urn:ngsi-ld:Streetlight:testville:L1"
+    add_lamp(services, territory, "L1")
+    urn = f"urn:ngsi-ld:Streetlight:{territory}:L1"
     options = MqttOptions(host=BROKER[0], port=BROKER[1], client_id=f"{group}-w1",
                           group=group, session_expiry_s=60)
     first = MqttWorker(services.pipeline, options)
@@ -158,7 +190,7 @@ def test_messages_sent_while_the_worker_is_down_arrive_when_it_returns(
     first.stop()
     thread.join(10)
     pub = publisher()
-    publish_all(pub, [(f"beffroi/testville/assets/{urn}/activePower",
+    publish_all(pub, [(f"beffroi/{territory}/assets/{urn}/activePower",
                        orjson.dumps({"value": i, "ts": T0 + i * 1000})) for i in range(50)])
     pub.loop_stop()
     pub.disconnect()
@@ -184,57 +216,79 @@ def _stored(services: Services) -> list[tuple[str, int, float]]:
     return [(str(u), int(t), float(v)) for u, t, v in rows]
 
 
+@pytest.mark.long
 def test_kill_9_mid_stream_loses_and_doubles_nothing(
         services: Services, settings: Any, territory: str, group: str, tmp_path: Path) -> None:
     """A `beffroi worker` process killed with SIGKILL while a stream is published: after a
     restart, every published reading is stored exactly once (count and checksum)."""
     for k in range(20):
-        services.registry.create_asset(territory, AssetIn.model_validate(lamp(f"L{k}")))
+        add_lamp(services, territory, f"L{k}")
     repo_root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "BEFFROI_DATABASE_URL": settings.database_url,
            "PYTHONUNBUFFERED": "1"}
 
+    workers: list[subprocess.Popen[bytes]] = []
+
     def start_worker(log_name: str) -> subprocess.Popen[bytes]:
-        with (tmp_path / log_name).open("wb") as log:  # the child keeps its own copy
-            return subprocess.Popen(
+        log_path = tmp_path / log_name
+        with log_path.open("wb") as log:  # the child keeps its own copy
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "beffroi.cli", "worker", "--id", f"{group}-k",
                  "--group", group, "--batch", "200", "--session-expiry", "60"],
                 cwd=repo_root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        workers.append(proc)
 
-    proc = start_worker("first.log")
-    time.sleep(3)  # connected and subscribed
-    expected: list[tuple[str, int, float]] = []
-    pub = publisher()
+        def connected() -> bool:
+            assert proc.poll() is None, log_path.read_text(errors="replace")
+            return b"MQTT connected" in log_path.read_bytes()
+
+        # Connected (its SUBSCRIBE goes with the connection): no fixed delay, which a busy
+        # machine (parallel runs) outlasts, and the stream published before is lost.
+        wait_for(connected, 60)
+        time.sleep(0.3)  # the subscription is granted just after the connection
+        return proc
+
     try:
-        sent = 0
-        for step in range(60):  # 60 gateway batches of 100 readings
-            batch = []
-            for i in range(100):
-                k = (step * 100 + i) % 20
-                ts = T0 + (step * 100 + i) * 1000
-                value = float((step * 7919 + i * 104729) % 1000)
-                urn = f"urn:ngsi-ld:Streetlight:testville:L{k}"
-                batch.append({"asset": urn, "metric": "activePower", "ts": ts, "value": value})
-                expected.append((urn, ts, value))
-            publish_all(pub, [("beffroi/testville/readings", orjson.dumps(batch))])
-            sent += 100
-            if step == 25:
-                wait_for(lambda: count(services, "SELECT count(*) FROM observations") > 0, 30)
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(10)
-    finally:
-        pub.loop_stop()
-        pub.disconnect()
-    proc = start_worker("second.log")
-    try:
-        wait_for(lambda: count(services, "SELECT count(*) FROM observations") >= sent, 120)
-        time.sleep(1)
-        stored = _stored(services)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        proc = start_worker("first.log")
+        expected: list[tuple[str, int, float]] = []
+        pub = publisher()
+        try:
+            sent = 0
+            for step in range(60):  # 60 gateway batches of 100 readings
+                batch = []
+                for i in range(100):
+                    k = (step * 100 + i) % 20
+                    ts = T0 + (step * 100 + i) * 1000
+                    value = float((step * 7919 + i * 104729) % 1000)
+                    urn = f"urn:ngsi-ld:Streetlight:{territory}:L{k}"
+                    batch.append({"asset": urn, "metric": "activePower", "ts": ts,
+                                  "value": value})
+                    expected.append((urn, ts, value))
+                publish_all(pub, [(f"beffroi/{territory}/readings", orjson.dumps(batch))])
+                sent += 100
+                if step == 25:
+                    wait_for(lambda: count(services, "SELECT count(*) FROM observations") > 0,
+                             30)
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait(10)
+        finally:
+            pub.loop_stop()
+            pub.disconnect()
+        proc = start_worker("second.log")
+        try:
+            wait_for(lambda: count(services, "SELECT count(*) FROM observations") >= sent, 120)
+            time.sleep(1)
+            stored = _stored(services)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    finally:  # a worker left running would go on writing into the next tests' database
+        for running in workers:
+            if running.poll() is None:
+                running.kill()
+                running.wait(10)
     assert _checksum(stored) == _checksum(expected)
-    assert count(services, "SELECT count(*) FROM dead_letters") == 0
+    assert dead_letters(services, territory) == []
 
 
 class PrivateBroker:
@@ -271,8 +325,8 @@ class PrivateBroker:
 
 def test_broker_restart_loses_nothing(services: Services, territory: str, group: str,
                                       tmp_path: Path) -> None:
-    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
-    urn = "urn:ngsi-ld:Streetlight:testville:L1"
+    add_lamp(services, territory, "L1")
+    urn = f"urn:ngsi-ld:Streetlight:{territory}:L1"
     broker = PrivateBroker(tmp_path)
     runner = MqttWorker(services.pipeline, MqttOptions(
         host="127.0.0.1", port=broker.port, client_id=f"{group}-w1", group=group,
@@ -286,7 +340,7 @@ def test_broker_restart_loses_nothing(services: Services, territory: str, group:
         client.connect("127.0.0.1", broker.port)
         client.loop_start()
         publish_all(client, [(
-            "beffroi/testville/readings",
+            f"beffroi/{territory}/readings",
             orjson.dumps([{"asset": urn, "metric": "activePower", "ts": T0 + (first + i) * 1000,
                            "value": first + i}])) for i in range(n)])
         client.loop_stop()
@@ -308,6 +362,7 @@ def test_broker_restart_loses_nothing(services: Services, territory: str, group:
         broker.stop()
 
 
+@pytest.mark.long
 def test_store_unavailable_for_a_while_loses_nothing(
         services: Services, territory: str, worker: MqttWorker, settings: Any,
         caplog: pytest.LogCaptureFixture) -> None:
@@ -315,12 +370,12 @@ def test_store_unavailable_for_a_while_loses_nothing(
     30 s busy timeout, so writes fail and are retried); PostgreSQL: the database refuses
     connections and its sessions are killed. Meanwhile the worker holds no more than its
     receive window (the broker keeps the rest); nothing is lost; intake resumes by itself."""
-    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
-    urn = "urn:ngsi-ld:Streetlight:testville:L1"
+    add_lamp(services, territory, "L1")
+    urn = f"urn:ngsi-ld:Streetlight:{territory}:L1"
     pub = publisher()
 
     def send(first: int, n: int) -> None:
-        publish_all(pub, [("beffroi/testville/readings", orjson.dumps(
+        publish_all(pub, [(f"beffroi/{territory}/readings", orjson.dumps(
             [{"asset": urn, "metric": "activePower", "ts": T0 + (first + i) * 1000,
               "value": first + i}])) for i in range(n)])
 
@@ -385,6 +440,7 @@ class _outage:
             conn.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')
 
 
+@pytest.mark.long
 def test_per_territory_accounts_enforced_by_mosquitto(
         services: Services, territory: str, group: str, tmp_path: Path) -> None:
     """Accounts exported by Beffroi: a device publishes for its territory only; a wrong
@@ -393,7 +449,7 @@ def test_per_territory_accounts_enforced_by_mosquitto(
     from beffroi.ingest.credentials import MqttAccounts
 
     services.registry.create_territory(TerritoryIn(code="other", name="Other"))
-    services.registry.create_asset(territory, AssetIn.model_validate(lamp("L1")))
+    add_lamp(services, territory, "L1")
     services.registry.create_asset("other", AssetIn.model_validate(
         lamp("L1") | {"id": "urn:ngsi-ld:Streetlight:other:L1"}))
     accounts = MqttAccounts(services.store)
@@ -426,9 +482,9 @@ def test_per_territory_accounts_enforced_by_mosquitto(
                                   "metric": "activePower", "ts": T0 + value, "value": value}])
 
         gw = device(device_pw)
-        publish_all(gw, [("beffroi/testville/readings", reading("testville", 1)),
+        publish_all(gw, [(f"beffroi/{territory}/readings", reading(territory, 1)),
                          ("beffroi/other/readings", reading("other", 2)),
-                         ("beffroi/testville/readings", reading("testville", 3))])
+                         (f"beffroi/{territory}/readings", reading(territory, 3))])
         gw.loop_stop()
         gw.disconnect()
         wait_for(lambda: count(services, "SELECT count(*) FROM observations") >= 2)
@@ -437,7 +493,7 @@ def test_per_territory_accounts_enforced_by_mosquitto(
             stored = sorted(r[0] for r in conn.execute(text(
                 "SELECT a.urn FROM observations o JOIN series s ON s.id = o.series_id "
                 "JOIN assets a ON a.id = s.asset_id")))
-        assert stored == ["urn:ngsi-ld:Streetlight:testville:L1"] * 2
+        assert stored == [f"urn:ngsi-ld:Streetlight:{territory}:L1"] * 2
         refused = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=uuid.uuid4().hex,
                               protocol=mqtt.MQTTv5)
         refused.username_pw_set("lamp-gw-1", "wrong")

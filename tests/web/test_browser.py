@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from beffroi.api.deps import Services
 from beffroi.auth.models import SYSTEM
 from tests.web.conftest import PASSWORD, City, LiveServer, feed
@@ -44,6 +46,7 @@ def login(page: Any, live: LiveServer, username: str, target: str) -> None:
     page.wait_for_url(re.compile(re.escape(target) + r"$"), timeout=TIMEOUT)
 
 
+@pytest.mark.long
 def test_control_room_journey(chromium: Any, live: LiveServer, city: City, services: Services,
                               artifacts: Path) -> None:
     context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="fr-FR")
