@@ -52,6 +52,9 @@ class Context:
     is_sqlite: bool
     # value of another indicator over the same window (difference / ratio)
     value_of: Callable[[str, Window], Value] | None = None
+    # results shared by the indicators of one computation (e.g. one footprint estimate per
+    # window for every footprint indicator)
+    shared: dict[Any, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -311,14 +314,24 @@ def _ratio_of_sums(ind: Indicator, w: Window, ctx: Context) -> Result:
 def _state_before(ctx: Context, ids: Sequence[int], a: int) -> dict[int, tuple[int, str]]:
     """The last state of each series before ``a`` (from the hour rollups of the 90 days
     before)."""
-    sql = text("SELECT r.series_id, r.last_ts_ms, r.last_text FROM rollup_hour r JOIN "
-               "(SELECT series_id, MAX(bucket_ms) AS b FROM rollup_hour WHERE series_id IN :ids "
-               "AND bucket_ms < :a AND bucket_ms >= :lo GROUP BY series_id) m "
-               "ON m.series_id = r.series_id AND m.b = r.bucket_ms"
-               ).bindparams(bindparam("ids", expanding=True))
+    # The last hour row of each series. A join of the MAX() back to rollup_hour made
+    # PostgreSQL hash-join a sequential scan of the whole table for every chunk of ids; there,
+    # one descending probe of the primary key (series_id, bucket_ms) per series. SQLite takes a
+    # bare column's values from the row holding the MAX().
+    if ctx.is_sqlite:
+        sql = text("SELECT series_id, last_ts_ms, last_text, MAX(bucket_ms) FROM rollup_hour "
+                   "WHERE series_id IN :ids AND bucket_ms < :a AND bucket_ms >= :lo "
+                   "GROUP BY series_id").bindparams(bindparam("ids", expanding=True))
+    else:
+        sql = text("SELECT x.id, r.last_ts_ms, r.last_text, r.bucket_ms "
+                   "FROM unnest(CAST(:ids AS integer[])) AS x(id) CROSS JOIN LATERAL "
+                   "(SELECT last_ts_ms, last_text, bucket_ms FROM rollup_hour "
+                   "WHERE series_id = x.id AND bucket_ms < :a AND bucket_ms >= :lo "
+                   "ORDER BY bucket_ms DESC LIMIT 1) r")
     out: dict[int, tuple[int, str]] = {}
     for chunk in _chunks(ids):
-        for sid, ts, txt in ctx.conn.execute(sql, {"ids": chunk, "a": a, "lo": a - 90 * DAY_MS}):
+        for sid, ts, txt, _b in ctx.conn.execute(sql, {"ids": chunk, "a": a,
+                                                       "lo": a - 90 * DAY_MS}):
             if txt is not None:
                 out[sid] = (ts, txt)
     return out
@@ -773,9 +786,12 @@ def _platform_availability(ind: Indicator, w: Window, ctx: Context) -> Result:
 def _footprint(ind: Indicator, w: Window, ctx: Context) -> Result:
     from beffroi.indicators import footprint
 
-    factors = footprint.load_factors(footprint.get_overrides(ctx.conn, ctx.territory_id))
-    est = footprint.estimate(ctx.conn, ctx.is_sqlite, ctx.territory_id, w.start_ms,
-                             min(w.end_ms, ctx.now_ms), factors)
+    key = ("footprint", w.start_ms, w.end_ms)
+    if key not in ctx.shared:
+        factors = footprint.load_factors(footprint.get_overrides(ctx.conn, ctx.territory_id))
+        ctx.shared[key] = footprint.estimate(ctx.conn, ctx.is_sqlite, ctx.territory_id,
+                                             w.start_ms, min(w.end_ms, ctx.now_ms), factors)
+    est = ctx.shared[key]
     component = ind.params.get("component", "all")
     domain = ind.params.get("domain")
     quantity = ind.params["quantity"]
