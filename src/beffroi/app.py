@@ -46,6 +46,7 @@ from beffroi.web import app as web
 
 log = logging.getLogger("beffroi")
 SAMPLE_EVERY_S = 60.0
+KPI_CHECK_S = 60.0
 
 
 def build_services(settings: Settings, store: Store | None = None,
@@ -76,16 +77,29 @@ class RollupWorker:
         self.services = services
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rollups", daemon=True)
+        # Indicators run in their own thread: a month of a metropolis takes tens of seconds,
+        # which must not hold back silence checks, command time-outs and SLA escalations.
+        self._kpi_thread = threading.Thread(target=self._run_indicators, name="indicators",
+                                            daemon=True)
         self.sampler = PlatformSampler(f"api@{socket.gethostname()}:{os.getpid()}"[:64])
         self._handed_off = 0
         self._last_sample = 0.0
 
     def start(self) -> None:
         self._thread.start()
+        self._kpi_thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        self._kpi_thread.join(timeout=60)
+
+    def _run_indicators(self) -> None:
+        while not self._stop.wait(KPI_CHECK_S):
+            try:
+                self.services.indicators.tick()  # computes every 15 minutes
+            except Exception:  # the edge of a worker loop
+                log.exception("scheduled indicators failed")
 
     def _run(self) -> None:
         interval = self.services.settings.rollup_interval_s
@@ -116,13 +130,12 @@ class RollupWorker:
             log.exception("platform sample failed")
 
     def tick(self) -> None:
-        """The periodic passes of rules (silence), commands (time-outs), incidents (SLA),
-        indicators (schedule) and the platform's sample."""
+        """The periodic passes of rules (silence), commands (time-outs) and incidents (SLA),
+        and the platform's sample."""
         self.sample()
         services = self.services
         for name, step in (("rules", services.rules.tick), ("commands", services.commands.tick),
-                           ("operations", services.operations.tick),
-                           ("indicators", services.indicators.tick)):
+                           ("operations", services.operations.tick)):
             try:
                 step()
             except Exception:  # the edge of a worker loop

@@ -18,6 +18,8 @@ from beffroi.errors import ValidationFailed
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
 MAX_DURATION_MS = 90 * 86_400_000
+BOOLEAN_HINT = ("a string expected, got a boolean (YAML reads yes, no, on, off, true, false "
+                "as booleans: quote the value)")
 
 
 # --- durations --------------------------------------------------------------------------------
@@ -115,7 +117,8 @@ class Reader:
             return default
         v = self.data[key]
         if not isinstance(v, str) or not v:
-            self.errors.add(self.at(key), "a non-empty string expected")
+            self.errors.add(self.at(key), BOOLEAN_HINT if isinstance(v, bool)
+                            else "a non-empty string expected")
             return default
         if choices is not None and v not in choices:
             self.errors.add(self.at(key), f"{v!r} is not one of {', '.join(choices)}")

@@ -70,6 +70,12 @@ def test_missing_parts_unknown_fields_and_cycles() -> None:
     assert "duplicate indicator id 'a'" in str(fields["indicators[5].id"])
 
 
+def test_yaml_booleans_get_a_hint() -> None:
+    errors = _errors("indicators:\n  - {id: x, name: Off, unit: x, aggregate: count}\n")
+    assert errors[0]["field"] == "indicators[0].name" and "quote the value" in str(
+        errors[0]["reason"])
+
+
 def test_api_body_errors_are_relative_to_the_body() -> None:
     with pytest.raises(ValidationFailed) as exc:
         parse_indicator({"id": "x", "name": "X", "aggregate": "sum", "unit": "kWh"})

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from beffroi.api.deps import Services
 from beffroi.auth.models import SYSTEM
 from beffroi.indicators.definitions import parse_yaml
@@ -45,6 +47,7 @@ CONTRACT = """contract:
 """
 
 
+@pytest.mark.long
 def test_indicators_screen(chromium: Any, live: LiveServer, city: City, services: Services,
                            artifacts: Path) -> None:
     ind = services.indicators

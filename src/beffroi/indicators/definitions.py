@@ -16,7 +16,15 @@ from shapely.geometry import shape
 
 from beffroi.assets import geometry as geo
 from beffroi.assets.types import ASSET_TYPES, DOMAINS
-from beffroi.declarative import Errors, Path, Reader, load_yaml, parse_duration, path_text
+from beffroi.declarative import (
+    BOOLEAN_HINT,
+    Errors,
+    Path,
+    Reader,
+    load_yaml,
+    parse_duration,
+    path_text,
+)
 from beffroi.errors import ValidationFailed
 from beffroi.indicators.models import (
     AGGREGATIONS,
@@ -229,6 +237,8 @@ def _indicator(errors: Errors, path: Path, data: Any) -> Indicator | None:
     elif isinstance(raw_name, dict) and raw_name and all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in raw_name.items()):
         name = dict(raw_name)
+    elif isinstance(raw_name, bool):
+        errors.add(r.at("name"), BOOLEAN_HINT)
     else:
         errors.add(r.at("name"), "required: a name, or {fr: ..., en: ...}")
     unit = r.text("unit", required=True) or ""

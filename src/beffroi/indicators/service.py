@@ -357,7 +357,8 @@ class Indicators:
                 stored = self.stored(code, codes[0], previous)
                 if stored is None or stored.lineage.window.get("provisional"):
                     windows.insert(0, previous)
-            self.compute(code, windows, codes)
+            # The rollup thread keeps the rollups fresh; no materialisation from here.
+            self.compute(code, windows, codes, materialise=False)
 
     # --- contracts ----------------------------------------------------------------------------
 

@@ -74,16 +74,18 @@
     }
   }
 
-  async function post(path, json, message) {
+  async function post(path, json, message, formId) {
     try {
       await B.api("incidents/" + current + "/" + path, {method: "POST", json});
       if (message) B.announce(message);
+      // The dialog first, then the board: what the user typed in the dialog's other forms
+      // meanwhile is kept; only the form just submitted starts afresh.
+      await showDetail(current, true, formId || null);
       await load();
-      await showDetail(current, false);
     } catch (err) { B.showError(err); }
   }
   let drawn = 0;  // the latest call of showDetail: an older answer arriving late is dropped
-  async function showDetail(id, keepInput) {
+  async function showDetail(id, keepInput, resetForm) {
     const call = ++drawn;
     const inc = await B.api("incidents/" + id);
     // A live refresh started before a step was posted may answer after the step's own
@@ -99,7 +101,7 @@
     const assign = canAct(inc) ? el("form", {id: "assign-form", onsubmit: (e) => {
       e.preventDefault();
       const f = new FormData(e.target);
-      post("assign", {kind: f.get("kind"), name: f.get("name")}, B.t("incidents.assignee") + " : " + f.get("name"));
+      post("assign", {kind: f.get("kind"), name: f.get("name")}, B.t("incidents.assignee") + " : " + f.get("name"), "assign-form");
     }}, [
       el("label", {for: "as-kind", text: B.t("incidents.assignee_kind")}),
       el("select", {id: "as-kind", name: "kind"}, [el("option", {value: "team", text: B.t("incidents.team")}), el("option", {value: "contractor", text: B.t("incidents.contractor")})]),
@@ -109,7 +111,7 @@
     const comment = canAct(inc) ? el("form", {id: "comment-form", onsubmit: (e) => {
       e.preventDefault();
       const f = new FormData(e.target);
-      post("comments", {text: f.get("text")}, B.t("incidents.add_comment"));
+      post("comments", {text: f.get("text")}, B.t("incidents.add_comment"), "comment-form");
     }}, [
       el("label", {for: "c-text", text: B.t("incidents.comment")}),
       el("textarea", {id: "c-text", name: "text", required: true, rows: "2", maxlength: "10000"}),
@@ -117,7 +119,9 @@
     // A live refresh keeps what the user is typing (and where), a submit starts afresh.
     const typed = {};
     const focused = document.activeElement && box.contains(document.activeElement) ? document.activeElement.id : null;
-    if (keepInput) for (const input of box.querySelectorAll("input, textarea, select")) typed[input.id] = input.value;
+    if (keepInput) for (const input of box.querySelectorAll("input, textarea, select")) {
+      if (!(resetForm && input.closest("#" + resetForm))) typed[input.id] = input.value;
+    }
     box.replaceChildren(
       el("p", {text: inc.description || ""}),
       el("p", null, [B.t("common.state") + " : ", el("strong", {id: "detail-state", "data-state": inc.state, text: B.t("step." + inc.state)}),
