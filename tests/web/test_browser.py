@@ -66,6 +66,9 @@ def test_control_room_journey(chromium: Any, live: LiveServer, city: City, servi
         assert page.locator("#map").get_attribute("data-total") == str(len(city.lamps) + 2)
         assert page.locator("[data-count='alarm']").inner_text() == "1"
         assert page.locator("[data-count='fault']").inner_text() == "5"
+        # The districts arrive with the base map, on their own request.
+        page.wait_for_function("document.querySelectorAll('#f-area option').length > 1",
+                               timeout=TIMEOUT)
         assert page.locator("#f-area option").count() == 21  # "all" + 20 arrondissements
         shot(page, "2-map", artifacts)
         serious["map"] = audit(page, "map", artifacts)
@@ -87,6 +90,7 @@ def test_control_room_journey(chromium: Any, live: LiveServer, city: City, servi
         page.wait_for_selector("figure[data-metric='activePower'][data-points]",
                                timeout=TIMEOUT)
         page.wait_for_selector("#live-rows tr[data-metric='activePower']", timeout=TIMEOUT)
+        page.wait_for_selector("#asset-alarms li[data-alarm]", timeout=TIMEOUT)
         assert page.locator("#asset-alarms li[data-alarm]").count() == 1
         assert page.locator("#asset-state").inner_text() == "En alarme"
         assert page.locator("figure[data-metric='activePower'] canvas").count() == 1
