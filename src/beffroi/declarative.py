@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import yaml
 
 from beffroi.errors import ValidationFailed
+
+T = TypeVar("T")
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -217,3 +220,38 @@ def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
     if node is not None:
         node_lines(node, (), lines)
     return data, lines
+
+
+def parse_list(errors: Errors, docs: Any, key: str, what: str,
+               parse_one: Callable[[Errors, Path, Any], T | None], *, prefix: Path = ()
+               ) -> tuple[list[T], Path, dict[str, int]]:
+    """The items of a list of definitions (or of ``{key: [...]}``), each parsed by
+    ``parse_one``; duplicate ``id`` values are errors. Returns the parsed items, the list's
+    path and the position of each id."""
+    items: Any = docs
+    path: Path = prefix
+    if isinstance(docs, dict) and set(docs) == {key}:
+        items, path = docs[key], (*prefix, key)
+    out: list[T] = []
+    seen: dict[str, int] = {}
+    if not isinstance(items, list):
+        errors.add(path, f"a list of {key} expected ({key}: [...])")
+        return out, path, seen
+    for i, item in enumerate(items):
+        parsed = parse_one(errors, (*path, i), item)
+        ident = item.get("id") if isinstance(item, dict) else None
+        if isinstance(ident, str):
+            if ident in seen:
+                errors.add((*path, i, "id"), f"duplicate {what} id {ident!r} (also "
+                                             f"{path_text((*path, seen[ident]))})")
+            seen.setdefault(ident, i)
+        if parsed is not None:
+            out.append(parsed)
+    return out, path, seen
+
+
+def raise_errors(errors: Errors, file: str | None) -> None:
+    """Raise :class:`ValidationFailed` with every error collected, if any."""
+    if errors.items:
+        where = f" in {file}" if file else ""
+        raise ValidationFailed(f"{len(errors.items)} error(s){where}", errors.items)

@@ -23,7 +23,8 @@ from beffroi.declarative import (
     Reader,
     load_yaml,
     parse_duration,
-    path_text,
+    parse_list,
+    raise_errors,
 )
 from beffroi.errors import ValidationFailed
 from beffroi.indicators.models import (
@@ -304,35 +305,15 @@ def parse_indicators(docs: Any, *, lines: dict[Path, int] | None = None,
     indicators already defined, which ``inputs`` may name. Raises :class:`ValidationFailed`
     with every error found."""
     errors = Errors(lines, file)
-    items: Any = docs
-    path: Path = ()
-    if isinstance(docs, dict) and set(docs) == {"indicators"}:
-        items, path = docs["indicators"], ("indicators",)
-    out: list[Indicator] = []
-    if not isinstance(items, list):
-        errors.add(path, "a list of indicators expected (indicators: [...])")
-    else:
-        seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            ind = _indicator(errors, (*path, i), item)
-            code = item.get("id") if isinstance(item, dict) else None
-            if isinstance(code, str):
-                if code in seen:
-                    errors.add((*path, i, "id"), f"duplicate indicator id {code!r} (also "
-                                                 f"{path_text((*path, seen[code]))})")
-                seen.setdefault(code, i)
-            if ind is not None:
-                out.append(ind)
-        names = {i.code for i in out} | (known or set())
-        for i, ind in enumerate(out):
-            for j, ref in enumerate(ind.inputs):
-                if ref not in names:
-                    errors.add((*path, seen.get(ind.code, i), "inputs", j),
-                               f"unknown indicator {ref!r}")
-        _check_cycles(errors, path, out, seen)
-    if errors.items:
-        where = f" in {file}" if file else ""
-        raise ValidationFailed(f"{len(errors.items)} error(s){where}", errors.items)
+    out, path, seen = parse_list(errors, docs, "indicators", "indicator", _indicator)
+    names = {i.code for i in out} | (known or set())
+    for i, ind in enumerate(out):
+        for j, ref in enumerate(ind.inputs):
+            if ref not in names:
+                errors.add((*path, seen.get(ind.code, i), "inputs", j),
+                           f"unknown indicator {ref!r}")
+    _check_cycles(errors, path, out, seen)
+    raise_errors(errors, file)
     return out
 
 

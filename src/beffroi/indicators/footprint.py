@@ -356,8 +356,13 @@ def readings_in_window(conn: Connection, store_is_sqlite: bool, territory_id: in
     days = [(starts[i], starts[i + 1]) for i in range(len(starts) - 1)
             if starts[i] >= a_h and starts[i + 1] <= mat_end
             and not any(starts[i] <= d < starts[i + 1] for d in dirty)]
-    roll = head.format(agg="sum(r.n)", join="JOIN {table} r ON r.series_id = s.id",
-                       where="r.bucket_ms >= :a AND r.bucket_ms < :b")
+    # Summed per series first, then joined: the asset's JSON properties are read once per
+    # series, not once per rollup row.
+    roll = head.format(
+        agg="sum(r.n)",
+        join="JOIN (SELECT series_id, sum(n) AS n FROM {table} WHERE bucket_ms >= :a "
+             "AND bucket_ms < :b GROUP BY series_id) r ON r.series_id = s.id",
+        where="1 = 1")
     day_sql = text(roll.replace("{table}", "rollup_day"))
     hour_sql = text(roll.replace("{table}", "rollup_hour"))
     covered: list[tuple[int, int]] = []

@@ -26,7 +26,9 @@ from beffroi.declarative import (
     format_duration,
     load_yaml,
     parse_duration,
+    parse_list,
     path_text,
+    raise_errors,
 )
 from beffroi.declarative import Errors as _Errors
 from beffroi.declarative import Reader as _Reader
@@ -440,28 +442,8 @@ def parse_rules(docs: Any, *, lines: dict[Path, int] | None = None, file: str | 
     """Validate a list of rule mappings (or ``{rules: [...]}``); raise
     :class:`ValidationFailed` with every error found."""
     errors = _Errors(lines, file)
-    items: Any = docs
-    path: Path = prefix
-    if isinstance(docs, dict) and set(docs) == {"rules"}:
-        items, path = docs["rules"], (*prefix, "rules")
-    rules: list[Rule] = []
-    if not isinstance(items, list):
-        errors.add(path, "a list of rules expected (rules: [...])")
-    else:
-        seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            rule = _rule(errors, (*path, i), item)
-            rid = item.get("id") if isinstance(item, dict) else None
-            if isinstance(rid, str):
-                if rid in seen:
-                    errors.add((*path, i, "id"), f"duplicate rule id {rid!r} (also "
-                                                 f"{path_text((*path, seen[rid]))})")
-                seen.setdefault(rid, i)
-            if rule is not None:
-                rules.append(rule)
-    if errors.items:
-        where = f" in {file}" if file else ""
-        raise ValidationFailed(f"{len(errors.items)} error(s){where}", errors.items)
+    rules, _path, _seen = parse_list(errors, docs, "rules", "rule", _rule, prefix=prefix)
+    raise_errors(errors, file)
     return rules
 
 
