@@ -22,6 +22,8 @@ from beffroi.assets.service import Registry
 from beffroi.auth import api as auth_api
 from beffroi.auth.audit import AuditLog
 from beffroi.auth.service import Auth
+from beffroi.citizens import api as citizens_api
+from beffroi.citizens.service import Citizens
 from beffroi.commands import api as commands_api
 from beffroi.commands.service import Commands
 from beffroi.errors import BeffroiError
@@ -33,6 +35,8 @@ from beffroi.indicators.service import Indicators
 from beffroi.ingest import api as ingest_api
 from beffroi.ingest.service import Pipeline
 from beffroi.logs import CorrelationMiddleware
+from beffroi.opendata import api as opendata_api
+from beffroi.opendata.service import OpenData
 from beffroi.operations import api as operations_api
 from beffroi.operations.service import Operations
 from beffroi.rules import api as rules_api
@@ -63,11 +67,13 @@ def build_services(settings: Settings, store: Store | None = None,
     operations = Operations(store, registry, rules, commands, audit, clock)
     indicators = Indicators(store, registry, telemetry, audit, clock)
     footprint = Footprint(store, registry, audit, clock)
+    citizens = Citizens(store, registry, operations, audit, clock, settings)
+    opendata = OpenData(store, registry, telemetry, indicators, citizens, clock, settings)
     pipeline.handlers.append(rules.on_rows)
     return Services(settings=settings, store=store, registry=registry, telemetry=telemetry,
                     pipeline=pipeline, clock=clock, audit=audit, auth=auth, rules=rules,
                     commands=commands, operations=operations, indicators=indicators,
-                    footprint=footprint)
+                    footprint=footprint, citizens=citizens, opendata=opendata)
 
 
 class RollupWorker:
@@ -135,7 +141,8 @@ class RollupWorker:
         self.sample()
         services = self.services
         for name, step in (("rules", services.rules.tick), ("commands", services.commands.tick),
-                           ("operations", services.operations.tick)):
+                           ("operations", services.operations.tick),
+                           ("citizens", services.citizens.tick)):
             try:
                 step()
             except Exception:  # the edge of a worker loop
@@ -209,6 +216,9 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(commands_api.router, prefix="/api/v1")
     app.include_router(indicators_api.router, prefix="/api/v1")
     app.include_router(footprint_api.router, prefix="/api/v1")
+    app.include_router(citizens_api.router, prefix="/open311/v2")
+    app.include_router(citizens_api.admin_router, prefix="/api/v1")
+    app.include_router(opendata_api.router, prefix="/open-data")
     web.mount(app)
     app.include_router(ingest_api.metrics_router)
     return app

@@ -34,9 +34,12 @@ mqtt_app = typer.Typer(help="MQTT accounts of devices, gateways and workers; Mos
 app.add_typer(mqtt_app, name="mqtt-user")
 # The operations packages keep their commands beside their code.
 from beffroi.auth import cli as auth_cli  # noqa: E402
+from beffroi.citizens import cli as citizens_cli  # noqa: E402
+from beffroi.citizens import dansmarue_cli  # noqa: E402
 from beffroi.commands import cli as commands_cli  # noqa: E402
 from beffroi.indicators import cli as indicators_cli  # noqa: E402
 from beffroi.indicators import footprint_cli  # noqa: E402
+from beffroi.opendata import cli as opendata_cli  # noqa: E402
 from beffroi.operations import cli as operations_cli  # noqa: E402
 from beffroi.rules import cli as rules_cli  # noqa: E402
 
@@ -46,6 +49,9 @@ operations_cli.register(app)
 commands_cli.register(app)
 indicators_cli.register(app)
 footprint_cli.register(app)
+citizens_cli.register(app)
+dansmarue_cli.register(app)
+opendata_cli.register(app)
 
 console, err, state = cli_common.console, cli_common.err, cli_common.state
 _services, _store = cli_common.services, cli_common.store

@@ -252,6 +252,10 @@ def run(database: Path, *, reset: bool, host: str, port: int, serve: bool, conso
                   f"report (once logged in): http://{local}:{port}/api/v1/territories/"
                   f"{TERRITORY.code}/contracts/performance-eclairage/report?format=html",
                   soft_wrap=True)
+    console.print(f"For residents (no account): http://{local}:{port}/public/{TERRITORY.code} "
+                  f"(real-time information), /public/{TERRITORY.code}/report (report a "
+                  f"problem); open data: http://{local}:{port}/open-data/{TERRITORY.code}; "
+                  f"Open311: http://{local}:{port}/open311/v2/discovery.json", soft_wrap=True)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises SIGINT once it has shut down cleanly

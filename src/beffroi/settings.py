@@ -64,6 +64,22 @@ class Settings(BaseSettings):
     map_tile_url: str | None = Field(
         None, description="XYZ raster tile URL template drawn under the map's districts, e.g. "
         "https://tiles.example.org/{z}/{x}/{y}.png; none: the offline base map only.")
+    citizen_contact_retention_days: int = Field(
+        365, ge=1, description="Residents' contact data (name, email, phone) are deleted this "
+        "many days after their request is closed.")
+    report_rate_per_hour: int = Field(
+        10, ge=1, description="Reports one address (or API key) may post per hour on the "
+        "public report page and Open311.")
+    opendata_k_threshold: int = Field(
+        5, ge=1, description="Counts of people or vehicles are published only when at least "
+        "this large (k-anonymity); smaller ones are suppressed.")
+    opendata_licence: str = Field(
+        "etalab-2.0", pattern="^(etalab-2.0|odbl-1.0)$",
+        description="Default licence of published datasets: etalab-2.0 (Licence Ouverte 2.0) "
+        "or odbl-1.0.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL of this installation as the public "
+        "sees it (Open311 discovery, DCAT-AP identifiers and download URLs).")
     map_basemap_dir: str | None = Field(
         None, description="Directory of GeoJSON district files for the map's base map, "
         "searched before the shipped ones.")

@@ -32,7 +32,9 @@ TABLES = {"territories", "assets", "series", "observations", "latest", "rollup_h
           "commands",
           # indicators (0009)
           "indicator_versions", "indicators", "indicator_values", "contracts",
-          "footprint_factors", "retention_policies", "platform_samples"}
+          "footprint_factors", "retention_policies", "platform_samples",
+          # citizens (0010)
+          "service_requests", "request_contacts", "open311_clients"}
 
 
 @pytest.fixture

@@ -10,11 +10,13 @@ from fastapi import Depends, Query, Request
 from beffroi.assets.service import Registry
 from beffroi.auth.audit import AuditLog
 from beffroi.auth.service import Auth
+from beffroi.citizens.service import Citizens
 from beffroi.commands.service import Commands
 from beffroi.errors import ValidationFailed, field_error
 from beffroi.indicators.footprint_service import Footprint
 from beffroi.indicators.service import Indicators
 from beffroi.ingest.service import Pipeline
+from beffroi.opendata.service import OpenData
 from beffroi.operations.service import Operations
 from beffroi.rules.service import Rules
 from beffroi.settings import Settings
@@ -38,6 +40,8 @@ class Services:
     operations: Operations
     indicators: Indicators
     footprint: Footprint
+    citizens: Citizens
+    opendata: OpenData
 
 
 def get_services(request: Request) -> Services:

@@ -33,7 +33,7 @@ from beffroi.auth.access import READERS, allow, check, current_principal
 from beffroi.auth.models import Principal, Role
 from beffroi.auth.service import SESSION_COOKIE, SESSION_TTL_MS
 from beffroi.errors import BeffroiError, Forbidden, NotFound, ValidationFailed, field_error
-from beffroi.web import i18n
+from beffroi.web import i18n, public
 from beffroi.web import repository as repo
 from beffroi.web.mapdata import (
     BaseMaps,
@@ -604,6 +604,7 @@ def mount(app: FastAPI) -> None:
 
     app.include_router(api, prefix="/api/v1")
 
+    app.include_router(public.router)
     app.include_router(pages)
 
 

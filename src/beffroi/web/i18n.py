@@ -191,6 +191,228 @@ MESSAGES: dict[str, dict[str, str]] = {
     "common.back_map": {"fr": "Retour à la carte", "en": "Back to the map"},
 }
 
+# Public pages (no account): real-time information, residents' reports and their follow-up.
+MESSAGES.update({
+    "public.title": {"fr": "Informations publiques", "en": "Public information"},
+    "public.tagline": {"fr": "informations et signalements", "en": "information and reports"},
+    "public.nav": {"fr": "Pages publiques", "en": "Public pages"},
+    "public.nav.now": {"fr": "En ce moment", "en": "Right now"},
+    "public.nav.report": {"fr": "Signaler un problème", "en": "Report a problem"},
+    "public.footer": {"fr": "Service public de la collectivité. Aucune donnée personnelle n'est "
+                            "publiée sur ces pages.",
+                      "en": "A public service of the local authority. No personal data is "
+                            "published on these pages."},
+    "public.not_found": {"fr": "Page introuvable", "en": "Page not found"},
+    "public.not_found_hint": {"fr": "Ce territoire ou ce signalement n'existe pas. Vérifiez "
+                                    "l'adresse ou le numéro de suivi.",
+                              "en": "This territory or report does not exist. Check the address "
+                                    "or the follow-up number."},
+    "public.error": {"fr": "Le service est momentanément indisponible",
+                     "en": "The service is temporarily unavailable"},
+    "public.updated": {"fr": "Mis à jour", "en": "Updated"},
+    "public.no_data": {"fr": "pas de donnée", "en": "no data"},
+    "public.required": {"fr": "obligatoire", "en": "required"},
+    "public.optional": {"fr": "facultatif", "en": "optional"},
+    "public.now.title": {"fr": "En ce moment", "en": "Right now"},
+    "public.now.generated": {"fr": "Informations du", "en": "Information as of"},
+    "public.now.api": {"fr": "Les mêmes données en JSON :", "en": "The same data as JSON:"},
+    "public.parking.title": {"fr": "Parkings", "en": "Car parks"},
+    "public.parking.caption": {"fr": "Places libres par parking",
+                               "en": "Free spaces per car park"},
+    "public.parking.name": {"fr": "Parking", "en": "Car park"},
+    "public.parking.available": {"fr": "Places libres", "en": "Free spaces"},
+    "public.parking.spaces": {"fr": "places libres", "en": "free spaces"},
+    "public.parking.occupancy": {"fr": "Occupation", "en": "Occupancy"},
+    "public.parking.status": {"fr": "État", "en": "Status"},
+    "public.parking.status.open": {"fr": "ouvert", "en": "open"},
+    "public.parking.status.full": {"fr": "complet", "en": "full"},
+    "public.parking.status.closed": {"fr": "fermé", "en": "closed"},
+    "public.parking.status.unknown": {"fr": "inconnu", "en": "unknown"},
+    "public.parking.none": {"fr": "Aucun parking suivi.", "en": "No car park monitored."},
+    "public.air.title": {"fr": "Qualité de l'air", "en": "Air quality"},
+    "public.air.now": {"fr": "En ce moment :", "en": "Now:"},
+    "public.air.today": {"fr": "pire niveau aujourd'hui :", "en": "worst level today:"},
+    "public.air.caption": {"fr": "Concentrations par station et polluant",
+                           "en": "Concentrations per station and pollutant"},
+    "public.air.station": {"fr": "Station", "en": "Station"},
+    "public.air.pollutant": {"fr": "Polluant", "en": "Pollutant"},
+    "public.air.value_now": {"fr": "Maintenant", "en": "Now"},
+    "public.air.max_today": {"fr": "Maximum du jour", "en": "Today's maximum"},
+    "public.air.scale": {"fr": "Niveaux de l'indice ATMO (identiques à l'indice européen "
+                               "EAQI) : bon, moyen, dégradé, mauvais, très mauvais, "
+                               "extrêmement mauvais.",
+                         "en": "Levels of the European Air Quality Index (the same as the "
+                               "French ATMO index): good, fair, moderate, poor, very poor, "
+                               "extremely poor."},
+    "public.air.none": {"fr": "Aucune station de mesure de l'air.",
+                        "en": "No air-quality station."},
+    "public.air.pm25": {"fr": "Particules fines PM2,5", "en": "Fine particles PM2.5"},
+    "public.air.pm10": {"fr": "Particules PM10", "en": "Particles PM10"},
+    "public.air.no2": {"fr": "Dioxyde d'azote (NO₂)", "en": "Nitrogen dioxide (NO₂)"},
+    "public.air.o3": {"fr": "Ozone (O₃)", "en": "Ozone (O₃)"},
+    "public.air.good": {"fr": "bon", "en": "good"},
+    "public.air.fair": {"fr": "moyen", "en": "fair"},
+    "public.air.moderate": {"fr": "dégradé", "en": "moderate"},
+    "public.air.poor": {"fr": "mauvais", "en": "poor"},
+    "public.air.very_poor": {"fr": "très mauvais", "en": "very poor"},
+    "public.air.extremely_poor": {"fr": "extrêmement mauvais", "en": "extremely poor"},
+    "public.traffic.title": {"fr": "Circulation", "en": "Traffic"},
+    "public.traffic.intro": {"fr": "État de la circulation sur les {n} tronçons comptés.",
+                             "en": "Traffic state on the {n} counted road sections."},
+    "public.traffic.caption": {"fr": "Part des tronçons par état de circulation",
+                               "en": "Share of road sections per traffic state"},
+    "public.traffic.state": {"fr": "État", "en": "State"},
+    "public.traffic.counters": {"fr": "Tronçons", "en": "Sections"},
+    "public.traffic.share": {"fr": "Part", "en": "Share"},
+    "public.traffic.free": {"fr": "fluide", "en": "free-flowing"},
+    "public.traffic.pre-saturated": {"fr": "dense", "en": "heavy"},
+    "public.traffic.saturated": {"fr": "saturé", "en": "congested"},
+    "public.traffic.blocked": {"fr": "bloqué", "en": "blocked"},
+    "public.traffic.unknown": {"fr": "inconnu", "en": "unknown"},
+    "public.traffic.none": {"fr": "Aucun compteur de trafic.", "en": "No traffic counter."},
+    "public.incidents.title": {"fr": "Travaux et incidents en cours",
+                               "en": "Works and incidents in progress"},
+    "public.incidents.since": {"fr": "Depuis le", "en": "Since"},
+    "public.incidents.handled": {"fr": "pris en charge", "en": "being handled"},
+    "public.incidents.reported": {"fr": "signalé", "en": "reported"},
+    "public.incidents.none": {"fr": "Aucun incident en cours qui vous concerne.",
+                              "en": "No incident in progress affecting the public."},
+    "public.map.title": {"fr": "Carte", "en": "Map"},
+    "public.map.hint": {"fr": "La carte reprend les informations des tableaux ci-dessus : "
+                              "parkings en bleu, stations d'air en vert, incidents en rouge.",
+                        "en": "The map shows the information of the tables above: car parks "
+                              "in blue, air stations in green, incidents in red."},
+    "public.map.label": {"fr": "Carte des parkings, stations d'air et incidents",
+                         "en": "Map of car parks, air stations and incidents"},
+    "public.report.title": {"fr": "Signaler un problème", "en": "Report a problem"},
+    "public.report.intro": {"fr": "Un lampadaire éteint, un feu en panne, une fuite d'eau, un "
+                                  "conteneur qui déborde ? Signalez-le ici, sans créer de "
+                                  "compte.",
+                            "en": "A street light out, a broken traffic light, a water leak, an "
+                                  "overflowing bin? Report it here, no account needed."},
+    "public.report.emergency": {"fr": "En cas d'urgence ou de danger, appelez le 112.",
+                                "en": "In an emergency or danger, call 112."},
+    "public.report.category": {"fr": "Type de problème", "en": "Kind of problem"},
+    "public.report.choose": {"fr": "— Choisir —", "en": "— Choose —"},
+    "public.report.where": {"fr": "Où ?", "en": "Where?"},
+    "public.report.where_help": {"fr": "Touchez la carte à l'endroit du problème, utilisez "
+                                       "votre position ou écrivez une adresse ou un repère.",
+                                 "en": "Tap the map where the problem is, use your location, "
+                                       "or type an address or landmark."},
+    "public.report.map_label": {"fr": "Carte : touchez l'endroit du problème",
+                                "en": "Map: tap where the problem is"},
+    "public.report.map_keys": {"fr": "Au clavier : déplacez la carte avec les flèches, puis "
+                                     "appuyez sur Entrée pour choisir son centre.",
+                               "en": "With the keyboard: move the map with the arrow keys, then "
+                                     "press Enter to choose its centre."},
+    "public.report.use_location": {"fr": "Utiliser ma position", "en": "Use my location"},
+    "public.report.locating": {"fr": "Recherche de votre position…",
+                               "en": "Finding your location…"},
+    "public.report.locate_failed": {"fr": "Position indisponible : touchez la carte ou écrivez "
+                                          "une adresse.",
+                                    "en": "Location unavailable: tap the map or type an "
+                                          "address."},
+    "public.report.chosen": {"fr": "Endroit choisi : latitude {lat}, longitude {lon}",
+                             "en": "Place chosen: latitude {lat}, longitude {lon}"},
+    "public.report.by_map": {"fr": "sur la carte", "en": "on the map"},
+    "public.report.by_device": {"fr": "position de l'appareil", "en": "device location"},
+    "public.report.address": {"fr": "Adresse ou repère", "en": "Address or landmark"},
+    "public.report.description": {"fr": "Description", "en": "Description"},
+    "public.report.description_help": {"fr": "Ce que vous avez constaté (10 à 4 000 "
+                                             "caractères). N'y mettez pas de données "
+                                             "personnelles.",
+                                       "en": "What you saw (10 to 4,000 characters). Do not "
+                                             "include personal data."},
+    "public.report.email": {"fr": "Votre courriel pour être informé du suivi",
+                            "en": "Your email to be told of the follow-up"},
+    "public.report.privacy": {"fr": "Votre courriel sert uniquement à vous informer du suivi "
+                                    "de ce signalement. Il n'est jamais publié ni transmis. Il "
+                                    "est supprimé {days} jours après la clôture du "
+                                    "signalement.",
+                              "en": "Your email is used only to tell you how this report is "
+                                    "followed up. It is never published or passed on. It is "
+                                    "deleted {days} days after the report is closed."},
+    "public.report.honeypot": {"fr": "Ne pas remplir ce champ", "en": "Leave this field empty"},
+    "public.report.send": {"fr": "Envoyer le signalement", "en": "Send the report"},
+    "public.report.spam.content": {"fr": "Signalement refusé : la description ressemble à un "
+                                         "message indésirable (mot bloqué ou caractère répété "
+                                         "de nombreuses fois).",
+                                   "en": "Report refused: the description looks like spam (a "
+                                         "blocked word or a character repeated many times)."},
+    "public.report.err.summary": {"fr": "Le signalement n'a pas été envoyé : corrigez les "
+                                        "points suivants.",
+                                  "en": "The report was not sent: please correct the "
+                                        "following."},
+    "public.report.err.category": {"fr": "Choisissez le type de problème.",
+                                   "en": "Choose the kind of problem."},
+    "public.report.err.location": {"fr": "Indiquez l'endroit : touchez la carte, utilisez "
+                                         "votre position ou écrivez une adresse (5 caractères "
+                                         "au moins).",
+                                   "en": "Give the place: tap the map, use your location or "
+                                         "type an address (at least 5 characters)."},
+    "public.report.err.outside": {"fr": "L'endroit choisi est hors du territoire : choisissez "
+                                        "un point sur la carte du territoire.",
+                                  "en": "The place chosen is outside the territory: choose a "
+                                        "point on the territory's map."},
+    "public.report.err.address_long": {"fr": "L'adresse est trop longue (300 caractères au "
+                                             "plus).",
+                                       "en": "The address is too long (300 characters at "
+                                             "most)."},
+    "public.report.err.description_short": {"fr": "Décrivez le problème en 10 caractères au "
+                                                  "moins.",
+                                            "en": "Describe the problem in at least 10 "
+                                                  "characters."},
+    "public.report.err.description_long": {"fr": "La description est trop longue (4 000 "
+                                                 "caractères au plus).",
+                                           "en": "The description is too long (4,000 "
+                                                 "characters at most)."},
+    "public.report.err.email": {"fr": "Ce courriel n'est pas valide (exemple : "
+                                      "nom@exemple.fr) ; vous pouvez aussi le laisser vide.",
+                                "en": "This email is not valid (example: name@example.org); "
+                                      "you may also leave it empty."},
+    "public.report.spam.honeypot": {"fr": "Signalement refusé : un champ caché, réservé à la "
+                                          "détection des robots, a été rempli.",
+                                    "en": "Report refused: a hidden field meant to detect "
+                                          "robots was filled in."},
+    "public.report.spam.expired": {"fr": "Ce formulaire a expiré : rechargez la page puis "
+                                         "renvoyez votre signalement.",
+                                   "en": "This form has expired: reload the page, then send "
+                                         "your report again."},
+    "public.report.spam.too_fast": {"fr": "Formulaire envoyé trop vite pour avoir été rempli "
+                                          "par une personne : relisez-le et envoyez-le à "
+                                          "nouveau.",
+                                    "en": "The form was sent too fast to have been filled in by "
+                                          "a person: check it and send it again."},
+    "public.report.spam.links": {"fr": "Signalement refusé : la description contient trop de "
+                                       "liens (2 au plus).",
+                                 "en": "Report refused: the description contains too many "
+                                       "links (2 at most)."},
+    "public.report.rate_limited": {"fr": "Trop de signalements envoyés depuis votre connexion "
+                                         "({n} par heure au plus) : réessayez dans une heure.",
+                                   "en": "Too many reports sent from your connection (at most "
+                                         "{n} an hour): try again in an hour."},
+    "public.request.title": {"fr": "Signalement n° {id}", "en": "Report no. {id}"},
+    "public.request.thanks": {"fr": "Merci, votre signalement a été enregistré.",
+                              "en": "Thank you, your report has been registered."},
+    "public.request.your_number": {"fr": "Votre numéro de suivi :",
+                                   "en": "Your follow-up number:"},
+    "public.request.keep": {"fr": "Notez-le ou gardez l'adresse de cette page pour suivre le "
+                                  "traitement.",
+                            "en": "Write it down or keep this page's address to follow it up."},
+    "public.request.status": {"fr": "État", "en": "Status"},
+    "public.request.status.open": {"fr": "ouvert", "en": "open"},
+    "public.request.status.closed": {"fr": "clos", "en": "closed"},
+    "public.request.category": {"fr": "Type de problème", "en": "Kind of problem"},
+    "public.request.requested": {"fr": "Signalé le", "en": "Reported on"},
+    "public.request.updated": {"fr": "Dernière mise à jour", "en": "Last updated"},
+    "public.request.note": {"fr": "Réponse du service", "en": "The service's answer"},
+    "public.request.no_note": {"fr": "Pas encore de réponse.", "en": "No answer yet."},
+    "public.request.privacy": {"fr": "Cette page ne montre aucune donnée personnelle.",
+                               "en": "This page shows no personal data."},
+    "public.request.another": {"fr": "Faire un autre signalement",
+                               "en": "Make another report"},
+})
+
 
 def t(key: str, lang: str, **values: object) -> str:
     entry = MESSAGES.get(key)

@@ -1,0 +1,1 @@
+"""Open data: a DCAT-AP catalog of declared, anonymised datasets and their downloads."""
