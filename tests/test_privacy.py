@@ -144,9 +144,6 @@ def _identifiers(result: ScanResult) -> set[str]:
 def test_no_personal_data_in_public_outputs(services: Services, app: FastAPI,
                                             client: TestClient, anonymous: TestClient,
                                             caplog: pytest.LogCaptureFixture) -> None:
-    citizens = getattr(services, "citizens", None)
-    if citizens is None or not hasattr(citizens, "create_client"):
-        pytest.skip("the citizens service (Open311) is not there yet")
     caplog.set_level(logging.DEBUG)
     residents = _residents()
     ids = _seed(services, client, anonymous, residents)

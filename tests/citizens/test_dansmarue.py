@@ -162,12 +162,6 @@ def test_import_file_reports_batches_and_rejections(tmp_path: Path) -> None:
 # --- through the citizens service and Open311 -------------------------------------------------
 
 
-def _needs_backend(services: Services) -> None:
-    citizens = getattr(services, "citizens", None)
-    if citizens is None or not hasattr(citizens, "import_requests"):
-        pytest.skip("the citizens service has no import_requests yet")
-
-
 def _open311(client: TestClient, **params: str) -> list[dict[str, Any]]:
     query = {"jurisdiction_id": "paris", "start_date": "2023-01-01T00:00:00Z",
              "end_date": "2025-01-01T00:00:00Z", **params}
@@ -182,7 +176,6 @@ def _open311(client: TestClient, **params: str) -> list[dict[str, Any]]:
 def test_import_real_file_twice_then_read_through_open311(
         services: Services, anonymous: TestClient, shared_data: Path,
         real_rows: list[dmr.Parsed | dmr.Problem]) -> None:
-    _needs_backend(services)
     services.registry.create_territory(
         TerritoryIn(code="paris", name="Paris", timezone="Europe/Paris"))
     services.operations.ensure_defaults("paris", SYSTEM)
