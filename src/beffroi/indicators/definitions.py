@@ -12,9 +12,8 @@ import re
 from typing import Any
 
 import orjson
-from shapely.geometry import shape
 
-from beffroi.assets import geometry as geo
+from beffroi.assets.selection import area_polygon, asset_filters
 from beffroi.assets.types import ASSET_TYPES, DOMAINS
 from beffroi.declarative import (
     BOOLEAN_HINT,
@@ -105,31 +104,12 @@ def _selection(errors: Errors, path: Path, data: Any, *, metric_required: bool =
     if not r.ok:
         return None
     metric = r.text("metric", required=metric_required) or ""
-    types = r.strings("types")
-    for i, t in enumerate(types):
-        if t not in ASSET_TYPES:
-            errors.add((*path, "types", i),
-                       f"unknown asset type {t!r} (known: {', '.join(sorted(ASSET_TYPES))})")
-    domains = r.strings("domains")
-    for i, d in enumerate(domains):
-        if d not in DOMAINS:
-            errors.add((*path, "domains", i), f"unknown domain {d!r} (one of {', '.join(DOMAINS)})")
-    assets = r.strings("assets")
-    for i, a in enumerate(assets):
-        if not a.startswith("urn:"):
-            errors.add((*path, "assets", i), f"{a!r} is not an asset URN (urn:ngsi-ld:Type:id)")
+    types, domains, assets = asset_filters(r)
     if not (types or domains or assets):
         errors.add(path, "select assets by types, domains or assets")
     area = r.raw("area")
     if area is not None:
-        try:
-            geo.check(area)
-            if not isinstance(area, dict) or area.get("type") not in ("Polygon", "MultiPolygon"):
-                raise geo.GeometryError("a GeoJSON Polygon or MultiPolygon expected")
-            if not shape(area).is_valid:
-                raise geo.GeometryError("the polygon is not valid (self-intersecting?)")
-        except geo.GeometryError as exc:
-            errors.add((*path, "area"), str(exc))
+        area_polygon(errors, (*path, "area"), area)
     known_types = [t for t in types if t in ASSET_TYPES] or [
         n for n, t in ASSET_TYPES.items() if t.domain in domains]
     if metric and known_types and metric != "*" and not any(

@@ -14,7 +14,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -23,19 +22,13 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from beffroi.store.schema import metadata
-
-
-def _territory() -> Column[int]:
-    return Column("territory_id", Integer, ForeignKey("territories.id", ondelete="CASCADE"),
-                  nullable=False)
-
+from beffroi.store.schema import metadata, territory_column
 
 indicator_versions = Table(
     "indicator_versions",
     metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("code", String(64), nullable=False),
     Column("version", String(64), nullable=False),  # SHA-256 of the canonical definition
     Column("definition", JSON, nullable=False),
@@ -48,7 +41,7 @@ indicators = Table(
     "indicators",
     metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("code", String(64), nullable=False),
     Column("version", String(64), nullable=False),
     Column("active", Boolean, nullable=False),
@@ -61,7 +54,7 @@ indicator_values = Table(
     "indicator_values",
     metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("code", String(64), nullable=False),
     Column("version", String(64), nullable=False),
     Column("period", String(16), nullable=False),  # day | week | month | year | contract_year
@@ -87,7 +80,7 @@ contracts = Table(
     "contracts",
     metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("code", String(64), nullable=False),
     Column("version", String(64), nullable=False),
     Column("definition", JSON, nullable=False),
@@ -102,7 +95,7 @@ footprint_factors = Table(
     "footprint_factors",
     metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("key", String(128), nullable=False),
     Column("value", Float, nullable=False),
     Column("source", Text, nullable=False),
@@ -116,7 +109,7 @@ retention_policies = Table(
     "retention_policies",
     metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("domain", String(32), nullable=False),
     Column("raw_days", Integer, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),

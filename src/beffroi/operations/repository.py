@@ -32,12 +32,7 @@ from sqlalchemy import (
 )
 
 from beffroi.store import schema
-from beffroi.store.schema import metadata
-
-
-def _territory() -> Column[int]:
-    return Column("territory_id", Integer, ForeignKey("territories.id", ondelete="CASCADE"),
-                  nullable=False)
+from beffroi.store.schema import metadata, territory_column
 
 
 def _incident() -> Column[int]:
@@ -56,7 +51,7 @@ operations_setup = Table(
 control_posts = Table(
     "control_posts", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("code", String(32), nullable=False),
     Column("name_fr", String(200), nullable=False),
     Column("name_en", String(200), nullable=False),
@@ -69,7 +64,7 @@ control_posts = Table(
 post_routings = Table(
     "post_routings", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("kind", String(16), nullable=False),
     Column("key", String(128), nullable=False),
     Column("post", String(32), nullable=False),
@@ -80,7 +75,7 @@ post_routings = Table(
 incident_categories = Table(
     "incident_categories", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("code", String(64), nullable=False),
     Column("title_fr", String(200), nullable=False),
     Column("title_en", String(200), nullable=False),
@@ -94,7 +89,7 @@ incident_categories = Table(
 incidents = Table(
     "incidents", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("category", String(64), nullable=False),
     Column("post", String(32), nullable=False),
     Column("state", String(16), nullable=False),
@@ -127,7 +122,7 @@ Index("ix_incidents_next_due", incidents.c.next_due_ms)
 incident_steps = Table(
     "incident_steps", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     _incident(),
     Column("step", String(16), nullable=False),
     Column("at_ms", BigInteger, nullable=False),
@@ -140,7 +135,7 @@ Index("ix_incident_steps_incident", incident_steps.c.incident_id)
 # of the alarm) even when alarms are purged.
 incident_alarms = Table(
     "incident_alarms", metadata,
-    _territory(),
+    territory_column(),
     Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"),
            primary_key=True, autoincrement=False),
     Column("alarm_id", BigInteger, primary_key=True, autoincrement=False),
@@ -155,7 +150,7 @@ Index("ix_incident_alarms_alarm", incident_alarms.c.territory_id, incident_alarm
 incident_comments = Table(
     "incident_comments", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     _incident(),
     Column("at_ms", BigInteger, nullable=False),
     Column("actor", String(200), nullable=False),
@@ -166,7 +161,7 @@ Index("ix_incident_comments_incident", incident_comments.c.incident_id)
 incident_escalations = Table(
     "incident_escalations", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     _incident(),
     Column("step", String(16), nullable=False),
     Column("level", Integer, nullable=False),
@@ -178,7 +173,7 @@ incident_escalations = Table(
 work_orders = Table(
     "work_orders", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE")),
     Column("post", String(32), nullable=False),
     Column("title", String(300), nullable=False),
@@ -201,7 +196,7 @@ Index("ix_work_orders_incident", work_orders.c.incident_id)
 crisis_plans = Table(
     "crisis_plans", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("name", String(64), nullable=False),
     Column("title", String(200), nullable=False),
     Column("post", String(32), nullable=False),
@@ -216,7 +211,7 @@ crisis_plans = Table(
 crisis_activations = Table(
     "crisis_activations", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("plan", String(64), nullable=False),
     Column("action", String(16), nullable=False),
     Column("at_ms", BigInteger, nullable=False),

@@ -15,11 +15,10 @@ from typing import Any
 
 import orjson
 import shapely
-from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from beffroi.assets import geometry as geo
-from beffroi.assets.types import ASSET_TYPES, DOMAINS, Kind
+from beffroi.assets.selection import area_polygon, asset_filters
+from beffroi.assets.types import ASSET_TYPES, Kind
 from beffroi.declarative import (
     MAX_DURATION_MS,
     Path,
@@ -193,36 +192,14 @@ def _scope(errors: _Errors, path: Path, data: Any, *, member: bool = False) -> S
     if data is None:
         return Scope()
     r = _Reader(errors, path, data, {"types", "domains", "assets", "area"})
-    types = r.strings("types")
-    for i, t in enumerate(types):
-        if t not in ASSET_TYPES:
-            errors.add((*path, "types", i),
-                       f"unknown asset type {t!r} (known: {', '.join(sorted(ASSET_TYPES))})")
-    domains = r.strings("domains")
-    for i, d in enumerate(domains):
-        if d not in DOMAINS:
-            errors.add((*path, "domains", i), f"unknown domain {d!r} (one of {', '.join(DOMAINS)})")
-    assets = r.strings("assets")
-    for i, a in enumerate(assets):
-        if not a.startswith("urn:"):
-            errors.add((*path, "assets", i), f"{a!r} is not an asset URN (urn:ngsi-ld:Type:id)")
+    types, domains, assets = asset_filters(r)
     area: BaseGeometry | None = None
     bounds: tuple[float, float, float, float] | None = None
     if r.has("area"):
-        g = r.raw("area")
-        try:
-            geo.check(g)
-            if not isinstance(g, dict) or g.get("type") not in ("Polygon", "MultiPolygon"):
-                raise geo.GeometryError("a GeoJSON Polygon or MultiPolygon expected")
-            shp: BaseGeometry = shape(g)
-            if not shp.is_valid:
-                raise geo.GeometryError("the polygon is not valid (self-intersecting?)")
-            shapely.prepare(shp)
-            area = shp
-            x0, y0, x1, y1 = shp.bounds
+        area = area_polygon(errors, (*path, "area"), r.raw("area"))
+        if area is not None:
+            x0, y0, x1, y1 = area.bounds
             bounds = (float(x0), float(y0), float(x1), float(y1))
-        except geo.GeometryError as exc:
-            errors.add((*path, "area"), str(exc))
     return Scope(frozenset(types), frozenset(domains), frozenset(assets), area, bounds)
 
 

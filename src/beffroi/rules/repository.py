@@ -34,19 +34,16 @@ from sqlalchemy import (
 )
 
 from beffroi.store import schema
+from beffroi.store.schema import territory_column
 
 metadata = schema.metadata
 
-
-def _territory() -> Column[int]:
-    return Column("territory_id", Integer, ForeignKey("territories.id", ondelete="CASCADE"),
-                  nullable=False)
 
 
 rule_defs = Table(
     "rule_defs", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("rule_id", String(64), nullable=False),
     Column("version", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),
@@ -60,7 +57,7 @@ rule_defs = Table(
 rule_versions = Table(
     "rule_versions", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("rule_id", String(64), nullable=False),
     Column("version", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),
@@ -79,7 +76,7 @@ rule_sets = Table(
 alarms = Table(
     "alarms", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("rule_id", String(64), nullable=False),
     Column("rule_version", Integer, nullable=False),
     Column("asset_id", Integer, ForeignKey("assets.id", ondelete="SET NULL")),
@@ -105,7 +102,7 @@ alarms = Table(
 alarm_events = Table(
     "alarm_events", metadata,
     Column("id", Integer, primary_key=True),
-    _territory(),
+    territory_column(),
     Column("alarm_id", Integer, ForeignKey("alarms.id", ondelete="CASCADE"), nullable=False),
     Column("change", String(16), nullable=False),
     Column("at_ms", BigInteger, nullable=False),

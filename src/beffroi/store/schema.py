@@ -26,6 +26,12 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def territory_column() -> Column[int]:
+    """The ``territory_id`` column every per-territory table carries (deleted with it)."""
+    return Column("territory_id", Integer, ForeignKey("territories.id", ondelete="CASCADE"),
+                  nullable=False)
+
 territories = Table(
     "territories",
     metadata,
