@@ -58,6 +58,15 @@ def test_readings_raise_alarms_that_open_one_incident_worked_by_its_post(
     incident = incidents[0]
     assert (incident["post"], incident["category"], incident["state"]) == (
         "lighting", "lighting-maintenance", "reported")
+    # its title, written by the platform, is in both languages (the rule's name, then why)
+    assert incident["titles"]["en"] == incident["title"]
+    assert incident["titles"]["en"].endswith("2 of 6 members (33%) fail")
+    assert incident["titles"]["fr"].endswith("\u00a0: 2 membres sur 6 (33\u00a0%) en défaut")
+    # the cabinet's page lists it; a failed lamp's alarm opened none (its rule's policy)
+    mine = operator.get(f"{API}/incidents", params={"asset": CABINET}).json()["items"]
+    assert [i["id"] for i in mine] == [incident["id"]]
+    assert operator.get(f"{API}/incidents", params={
+        "asset": "urn:ngsi-ld:Streetlight:testville:L4"}).json()["items"] == []
     url = f"{API}/incidents/{incident['id']}"
     assert traffic_operator.post(f"{url}/steps", json={"step": "acknowledged"}
                                  ).status_code == 403

@@ -3,6 +3,7 @@ alarms gathered into incidents, access per control post, work orders."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -171,6 +172,36 @@ def test_alarms_gather_into_one_incident_per_group(frozen: Services, ops: Operat
     ops.step(TOWN, gathered.id, "resolved", SUE)
     ops.on_alarms([alarm(6, T0 + 3 * MIN, asset=lamps[1])])
     assert len(ops.list_incidents(TOWN, SUE).items) == 4
+
+
+def test_incidents_of_an_asset_include_those_gathering_its_alarms(
+        frozen: Services, ops: Operations) -> None:
+    reg = frozen.registry
+    cabinet = reg.create_asset(TOWN, point("StreetlightControlCabinet", "C1")).id
+    lamps = [reg.create_asset(TOWN, point("Streetlight", f"L{i}", parent=cabinet)).id
+             for i in range(3)]
+    ops.on_alarms([alarm(1, T0, asset=lamps[0]), alarm(2, T0 + MIN, asset=lamps[1])])
+    typed = ops.open_incident(TOWN, IncidentIn(category="lamp-out", title="Pole leaning",
+                                               asset=lamps[1]), SUE).id
+    gathered = ops.list_incidents(TOWN, SUE, asset=lamps[0]).items
+    assert len(gathered) == 1 and gathered[0].asset == lamps[0]
+    # lamp 1's alarm went into lamp 0's incident (same cabinet); lamp 1 also has its own
+    of_lamp1 = ops.list_incidents(TOWN, SUE, asset=lamps[1]).items
+    assert [i.id for i in of_lamp1] == [typed, gathered[0].id]
+    assert ops.list_incidents(TOWN, SUE, asset=lamps[2]).items == []
+    assert ops.list_incidents(TOWN, SUE, asset=lamps[1], state="resolved").items == []
+
+
+def test_incidents_opened_by_alarms_keep_their_title_in_each_language(
+        frozen: Services, ops: Operations) -> None:
+    urn = frozen.registry.create_asset(TOWN, point("Streetlight", "L1")).id
+    event = alarm(1, T0, asset=urn)
+    texts = {"fr": "Lampe éteinte\u00a0: status à l'état off", "en": "Lamp out: status is off"}
+    ops.on_alarms([dataclasses.replace(event, message=texts["en"], messages=texts)])
+    [incident] = ops.list_incidents(TOWN, SUE).items
+    assert incident.title == texts["en"] and incident.titles == texts
+    typed = ops.open_incident(TOWN, IncidentIn(category="lamp-out", title="Poteau penché"), SUE)
+    assert typed.titles is None  # what an operator typed is in one language
 
 
 def test_cleared_alarms_resolve_only_when_the_category_says_so(

@@ -178,7 +178,10 @@ rules:
     clock.advance(minutes=31)
     services.rules.tick()  # c2 reports every 10 min: 3 × 10 min exceeded
     [alarm] = rig.alarms()
-    assert alarm["asset"] == quiet and "no reading for 31min" in alarm["message"]
+    assert alarm["asset"] == quiet and "no reading for 31 min (limit 30 min)" in alarm["message"]
+    # the same message in French, for the control room (and for the incident it may open)
+    assert alarm["messages"]["en"] == alarm["message"]
+    assert alarm["messages"]["fr"].endswith("\u00a0: aucune mesure depuis 31 min (limite 30 min)")
     clock.advance(hours=3)
     services.rules.tick()
     services.rules.tick()  # idempotent

@@ -110,11 +110,14 @@ def list_incidents(
         description="A step (reported … closed) or 'open' (not yet resolved).")] = None,
     category: str | None = None,
     assignee: str | None = None,
+    asset: Annotated[str | None, Query(
+        description="An asset's URN: incidents about it, or gathering one of its alarms."
+    )] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[Incident]:
     return ops.list_incidents(code, principal, post=post, state=state, category=category,
-                              assignee=assignee, cursor=cursor, limit=limit)
+                              assignee=assignee, asset=asset, cursor=cursor, limit=limit)
 
 
 @router.post("/territories/{code}/incidents", status_code=201, tags=["incidents"])

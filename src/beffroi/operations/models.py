@@ -196,6 +196,9 @@ class Incident(BaseModel):
     post: str
     state: str
     title: str
+    titles: dict[str, str] | None = Field(
+        default=None, description="The title in each language (fr, en) when the platform "
+                                  "wrote it (incidents opened by alarms); else null.")
     description: str
     source: str
     asset: str | None

@@ -27,6 +27,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -94,6 +95,9 @@ incidents = Table(
     Column("post", String(32), nullable=False),
     Column("state", String(16), nullable=False),
     Column("title", String(300), nullable=False),
+    # The title per language when the platform wrote it (incidents opened by alarms):
+    # {"fr": …, "en": …}; ``title`` holds the English one.
+    Column("titles", JSON),
     Column("description", Text, nullable=False),
     Column("source", String(16), nullable=False),
     Column("asset_urn", String(256)),
@@ -118,6 +122,7 @@ Index("ix_incidents_territory_state", incidents.c.territory_id, incidents.c.stat
 Index("ix_incidents_territory_group", incidents.c.territory_id, incidents.c.category,
       incidents.c.group_key)
 Index("ix_incidents_next_due", incidents.c.next_due_ms)
+Index("ix_incidents_territory_asset", incidents.c.territory_id, incidents.c.asset_urn)
 
 incident_steps = Table(
     "incident_steps", metadata,
@@ -146,6 +151,7 @@ incident_alarms = Table(
     Column("cleared_ms", BigInteger),
 )
 Index("ix_incident_alarms_alarm", incident_alarms.c.territory_id, incident_alarms.c.alarm_id)
+Index("ix_incident_alarms_asset", incident_alarms.c.territory_id, incident_alarms.c.asset_urn)
 
 incident_comments = Table(
     "incident_comments", metadata,
@@ -364,6 +370,7 @@ class IncidentFilter:
     state: str | None = None  # a state, or "open" for every state before resolved
     category: str | None = None
     assignee: str | None = None
+    asset: str | None = None  # the incident's asset, or the asset of one of its alarms
 
 
 def insert_incident(conn: Connection, values: dict[str, Any]) -> int:
@@ -400,6 +407,11 @@ def list_incidents(conn: Connection, territory_id: int, flt: IncidentFilter, bef
         query = query.where(INC.c.category == flt.category)
     if flt.assignee:
         query = query.where(INC.c.assignee == flt.assignee)
+    if flt.asset:
+        linked = select(incident_alarms.c.incident_id).where(
+            incident_alarms.c.territory_id == territory_id,
+            incident_alarms.c.asset_urn == flt.asset)
+        query = query.where(or_(INC.c.asset_urn == flt.asset, INC.c.id.in_(linked)))
     return list(conn.execute(query.order_by(INC.c.id.desc()).limit(limit)))
 
 

@@ -566,7 +566,8 @@ class Operations:
     def _incident(row: Row[Any], code: str) -> Incident:
         return Incident(
             id=row.id, territory=code, category=row.category, post=row.post, state=row.state,
-            title=row.title, description=row.description, source=row.source,
+            title=row.title, titles=row.titles, description=row.description,
+            source=row.source,
             asset=row.asset_urn, assignee_kind=row.assignee_kind, assignee=row.assignee,
             level=row.level, timestamps={s: _iso(getattr(row, f"{s}_ms")) for s in STEPS},
             created_by=row.created_by, updated=to_iso(row.updated_ms))
@@ -607,14 +608,17 @@ class Operations:
     def list_incidents(self, code: str, principal: Principal, *,
                        post: str | None = None, state: str | None = None,
                        category: str | None = None, assignee: str | None = None,
-                       cursor: str | None = None, limit: int = 100) -> Page[Incident]:
-        """Newest first. ``state`` is a step name or "open" (not yet resolved)."""
+                       asset: str | None = None, cursor: str | None = None,
+                       limit: int = 100) -> Page[Incident]:
+        """Newest first. ``state`` is a step name or "open" (not yet resolved); ``asset``:
+        incidents about that asset, or gathering one of its alarms."""
         self._check_read(principal, code)
         if state is not None and state not in (*STEPS, "open"):
             raise ValidationFailed("invalid state", [field_error(
                 "state", f"one of {[*STEPS, 'open']}")])
         tid = self._tid(code)
-        flt = repo.IncidentFilter(post=post, state=state, category=category, assignee=assignee)
+        flt = repo.IncidentFilter(post=post, state=state, category=category, assignee=assignee,
+                                  asset=asset)
         with self.store.read() as conn:
             rows = repo.list_incidents(conn, tid, flt, decode_cursor(cursor), limit + 1)
         more = len(rows) > limit
@@ -667,8 +671,11 @@ class Operations:
             category = repo.get_category(conn, tid, code)
             post = self._incident_post(conn, tid, category, code, suggested=event.post)
             title = event.message or f"{code}: {event.rule_id} on {event.asset_urn or '-'}"
+            titles = ({lang: text[:300] for lang, text in event.messages.items()}
+                      if event.messages else None)
             incident_id = self._insert_incident(conn, tid, {
-                "category": code, "post": post, "title": title[:300], "description": "",
+                "category": code, "post": post, "title": title[:300], "titles": titles,
+                "description": "",
                 "source": "alarm", "asset_urn": event.asset_urn, "group_key": group},
                 category, event.at_ms, SYSTEM.actor,
                 f"alarm {event.alarm_id} ({event.rule_id}, {event.severity})")

@@ -27,7 +27,18 @@ from beffroi.rules.definitions import (
     State,
     Stuck,
     Threshold,
-    format_duration,
+)
+from beffroi.rules.messages import (
+    ENDED,
+    LANGS,
+    Duration,
+    Joined,
+    Msg,
+    Share,
+    Signed,
+    Text,
+    alarm_text,
+    msg,
 )
 
 Reading = tuple[int, int, float | None, str | None]
@@ -74,7 +85,7 @@ class Action:
     at_ms: int
     value: float | None = None
     text: str | None = None
-    message: str = ""
+    message: Text | None = None  # per language (messages.LANGS)
     alarm: OpenAlarm | None = None  # shared with ``TerritoryRules.open``: the writer fills id
 
 
@@ -92,14 +103,6 @@ class Pending:
 
 def alarm_key(rule_id: str, asset_id: int | None) -> str:
     return f"{rule_id}|{'*' if asset_id is None else asset_id}"
-
-
-def _fmt(v: float | None, t: str | None) -> str:
-    if t is not None:
-        return t
-    if v is None:
-        return "?"
-    return f"{v:g}"
 
 
 class TerritoryRules:
@@ -233,7 +236,7 @@ class TerritoryRules:
                     self._part(b.rule, b.part, asset, ts, value, txt, now_ms, emit)
 
     def _raise(self, rule: Rule, asset: AssetInfo | None, ts: int, value: float | None,
-               txt: str | None, message: str, emit: Callable[[Action], None]) -> None:
+               txt: str | None, message: Text, emit: Callable[[Action], None]) -> None:
         key = alarm_key(rule.id, asset.id if asset else None)
         if key in self.suppressed or self.quiet:
             return
@@ -253,7 +256,7 @@ class TerritoryRules:
             return
         alarm = self.open.pop(key, None)
         if alarm is not None:
-            emit(Action("clear", rule, key, asset, ts, value, txt, "condition ended", alarm))
+            emit(Action("clear", rule, key, asset, ts, value, txt, ENDED, alarm))
 
     def _direct(self, rule: Rule, asset: AssetInfo, ts: int, value: float | None,
                 txt: str | None, emit: Callable[[Action], None]) -> None:
@@ -271,13 +274,13 @@ class TerritoryRules:
                     return
                 holds = w.holds(value)
                 ends = w.ends(value)
-                what = f"{w.metric} {value:g} {w.op} {w.value:g}"
+                what = msg("threshold", metric=w.metric, value=value, op=w.op, limit=w.value)
             else:
                 if txt is None:
                     return
                 holds = txt in w.values
                 ends = not holds
-                what = f"{w.metric} is {txt}"
+                what = msg("state", metric=w.metric, state=txt)
             if is_open:
                 if ends:
                     st.since = None
@@ -295,9 +298,9 @@ class TerritoryRules:
                 st.since = ts
             if ts - st.since >= w.for_ms:
                 self.timed.discard(pkey)
-                self._raise(rule, asset, ts, value, txt, self._message(
-                    rule, what + (f" for {format_duration(ts - st.since)}" if w.for_ms else "")),
-                    emit)
+                if w.for_ms:
+                    what = msg("held", what=what, duration=Duration(ts - st.since))
+                self._raise(rule, asset, ts, value, txt, self._message(rule, what), emit)
             else:
                 self.timed.add(pkey)
             return
@@ -312,9 +315,9 @@ class TerritoryRules:
             assert st.since is not None
             if ts - st.since >= w.for_ms:
                 self.timed.discard(pkey)
-                self._raise(rule, asset, ts, value, txt, self._message(
-                    rule, f"{w.metric} stuck at {value:g} for "
-                          f"{format_duration(ts - st.since)}"), emit)
+                self._raise(rule, asset, ts, value, txt, self._message(rule, msg(
+                    "held", what=msg("stuck", metric=w.metric, value=value),
+                    duration=Duration(ts - st.since))), emit)
             else:
                 self.timed.add(pkey)
             return
@@ -333,14 +336,14 @@ class TerritoryRules:
         else:
             hit = abs(rate) > w.change
         if hit:
-            self._raise(rule, asset, ts, value, txt, self._message(
-                rule, f"{w.metric} changed at {rate:+.3g} per {format_duration(w.per_ms)}"),
-                emit)
+            self._raise(rule, asset, ts, value, txt, self._message(rule, msg(
+                "rate", metric=w.metric, rate=Signed(rate), per=Duration(w.per_ms))), emit)
         else:
             self._clear(rule, asset, ts, value, txt, emit)
 
-    def _message(self, rule: Rule, what: str) -> str:
-        return f"{rule.label()}: {what}"
+    @staticmethod
+    def _message(rule: Rule, what: Msg) -> Text:
+        return alarm_text({lang: rule.label(lang) for lang in LANGS}, what)
 
     def _seen(self, rule: Rule, asset: AssetInfo, ts: int, emit: Callable[[Action], None]
               ) -> None:
@@ -393,10 +396,9 @@ class TerritoryRules:
         if w.count_op is not None and w.count is not None:
             hit = hit and OPS[w.count_op](float(bad), float(w.count))
         if hit:
-            self._raise(rule, parent, ts, share, None, self._message(
-                rule, f"{bad} of {total} members ({share:.0%}) "
-                      f"{'fail' if isinstance(w.condition, State) else 'beyond threshold'}"),
-                emit)
+            self._raise(rule, parent, ts, share, None, self._message(rule, msg(
+                "group_state" if isinstance(w.condition, State) else "group_threshold",
+                bad=bad, total=total, share=Share(share))), emit)
         else:
             self._clear(rule, parent, ts, share, None, emit)
 
@@ -436,16 +438,17 @@ class TerritoryRules:
                 break
             holding.append(fresh[0])
         if len(holding) == len(w.conditions):
-            what = " and ".join(self._part_text(c) for c in w.conditions)
-            self._raise(rule, asset, now, None, None, self._message(rule, what), emit)
+            what = Joined(tuple(self._part_text(c) for c in w.conditions))
+            self._raise(rule, asset, now, None, None, self._message(
+                rule, msg("all", parts=what)), emit)
         else:
             self._clear(rule, asset, now, None, None, emit)
 
     @staticmethod
-    def _part_text(c: Threshold | State) -> str:
+    def _part_text(c: Threshold | State) -> Msg:
         if isinstance(c, Threshold):
-            return f"{c.metric} {c.op} {c.value:g}"
-        return f"{c.metric} in {', '.join(sorted(c.values))}"
+            return msg("part_threshold", metric=c.metric, op=c.op, limit=c.value)
+        return msg("part_state", metric=c.metric, states=sorted(c.values))
 
     # --- the periodic pass ------------------------------------------------------------------
 
@@ -469,12 +472,13 @@ class TerritoryRules:
             if now_ms - st.since >= duration:
                 self.timed.discard(pkey)
                 metric = w.metric if isinstance(w, Threshold | State | Stuck) else ""
-                what = (f"{metric} stuck at {_fmt(st.last_value, None)}"
+                what = (msg("stuck", metric=metric, value=st.last_value)
                         if isinstance(w, Stuck) else
-                        f"{metric} {_fmt(st.last_value, st.last_text)}")
+                        msg("value", metric=metric, value=st.last_text
+                            if st.last_text is not None else st.last_value))
                 self._raise(rule, asset, now_ms, st.last_value, st.last_text, self._message(
-                    rule, f"{what} for {format_duration(now_ms - st.since)} (no reading since "
-                          f"{format_duration(now_ms - (st.last_ts or st.since))})"),
+                    rule, msg("stale", what=what, duration=Duration(now_ms - st.since),
+                              since=Duration(now_ms - (st.last_ts or st.since)))),
                     actions.append)
         for (rule_id, asset_id), _parts in list(self.parts.items()):
             # a combination whose readings grew stale no longer holds: clear it
@@ -499,8 +503,8 @@ class TerritoryRules:
                 if key in self.open or key in self.suppressed:
                     continue
                 self._raise(rule, asset, now_ms, None, None, self._message(
-                    rule, f"no reading for {format_duration(now_ms - last)} (limit "
-                          f"{format_duration(limit)})"), actions.append)
+                    rule, msg("silent", duration=Duration(now_ms - last),
+                              limit=Duration(limit))), actions.append)
         return actions
 
     @staticmethod

@@ -27,6 +27,7 @@ class AlarmEvent:
     message: str = ""
     value: float | None = None  # the reading that caused the change, if any
     actor: str = "auto"  # who: "auto" (the evaluator) or the principal's actor name
+    messages: dict[str, str] | None = None  # the message per language (rules.messages.LANGS)
 
 
 class AlarmNote(BaseModel):

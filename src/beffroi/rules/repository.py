@@ -95,7 +95,8 @@ alarms = Table(
     Column("cleared_ms", BigInteger),
     Column("value", Float),
     Column("text", String(64)),
-    Column("message", Text, nullable=False),
+    Column("message", Text, nullable=False),  # in English
+    Column("messages", JSON),  # {"fr": …, "en": …}
     Column("updates", Integer, nullable=False),
 )
 
@@ -327,18 +328,20 @@ def _bump_statement(dialect: str) -> Any:
               else func.greatest(AL.c.updated_ms, at))
     return (update(AL).where(AL.c.id == bindparam("b_id"), AL.c.state != "cleared")
             .values(updated_ms=newest, value=bindparam("b_value"), text=bindparam("b_text"),
-                    updates=AL.c.updates + bindparam("b_n"), message=bindparam("b_message")))
+                    updates=AL.c.updates + bindparam("b_n"), message=bindparam("b_message"),
+                    messages=bindparam("b_messages", type_=JSON)))
 
 
 _BUMP = {d: _bump_statement(d) for d in ("sqlite", "postgresql")}
 
 
 def bump_open_alarm(conn: Connection, alarm_id: int, at_ms: int, value: float | None,
-                    txt: str | None, n: int, message: str) -> bool:
+                    txt: str | None, n: int, message: str,
+                    messages: dict[str, str] | None = None) -> bool:
     """Record ``n`` more updates of an open alarm; whether it was still open."""
     done = conn.execute(_BUMP[conn.dialect.name], {
         "b_id": alarm_id, "b_at": at_ms, "b_value": value, "b_text": txt, "b_n": n,
-        "b_message": message})
+        "b_message": message, "b_messages": messages})
     return bool(done.rowcount)
 
 

@@ -45,6 +45,7 @@ from beffroi.rules.definitions import (
     parse_yaml,
 )
 from beffroi.rules.evaluator import Action, AssetInfo, OpenAlarm, TerritoryRules, alarm_key
+from beffroi.rules.messages import Text, english
 from beffroi.rules.models import AlarmChange, AlarmEvent
 from beffroi.store import Store
 from beffroi.telemetry.service import Telemetry
@@ -88,7 +89,7 @@ def alarm_dict(row: Row[Any]) -> dict[str, Any]:
         "acknowledged": iso(row.acknowledged_ms), "acknowledged_by": row.acknowledged_by,
         "cleared": iso(row.cleared_ms), "cleared_by": row.cleared_by,
         "value": row.value if row.text is None else row.text, "message": row.message,
-        "updates": int(row.updates),
+        "messages": row.messages, "updates": int(row.updates),
     }
 
 
@@ -307,11 +308,11 @@ class Rules:
         return routed if routed is not None else fallback
 
     def _event(self, tr: TerritoryRules, alarm_id: int, rule: Rule, change: str, severity: str,
-               asset_urn: str | None, post: str | None, at_ms: int, message: str,
+               asset_urn: str | None, post: str | None, at_ms: int, message: Text | None,
                value: float | None, actor: str = "auto") -> AlarmEvent:
         return AlarmEvent(tr.code, alarm_id, rule.id, change, severity,  # type: ignore[arg-type]
-                          asset_urn, post, rule.incident, rule.category, at_ms, message, value,
-                          actor)
+                          asset_urn, post, rule.incident, rule.category, at_ms,
+                          english(message), value, actor, message)
 
     def _apply(self, tr: TerritoryRules, actions: list[Action]) -> list[AlarmEvent]:
         """Write the actions in one transaction; returns the events for the listeners.
@@ -334,7 +335,8 @@ class Rules:
             alarm = a.alarm
             if alarm is None or not alarm.id:
                 return
-            if repo.bump_open_alarm(conn, alarm.id, a.at_ms, a.value, a.text, n, a.message):
+            if repo.bump_open_alarm(conn, alarm.id, a.at_ms, a.value, a.text, n,
+                                    english(a.message), a.message):
                 events.append(self._event(tr, alarm.id, a.rule, "updated", a.rule.severity,
                                           a.asset.urn if a.asset else None, alarm.post, a.at_ms,
                                           a.message, a.value))
@@ -362,7 +364,8 @@ class Rules:
                         "severity": a.rule.severity, "post": post, "incident": a.rule.incident,
                         "category": a.rule.category, "state": "raised", "raised_ms": a.at_ms,
                         "updated_ms": a.at_ms, "value": a.value, "text": a.text,
-                        "message": a.message, "updates": 0,
+                        "message": english(a.message), "messages": a.message,
+                        "updates": 0,
                     }
                     try:
                         with conn.begin_nested():
@@ -377,14 +380,14 @@ class Rules:
                     alarm.post = post
                     history.append({"territory_id": tr.territory_id, "alarm_id": alarm.id,
                                     "change": "raised", "at_ms": a.at_ms, "actor": "auto",
-                                    "value": a.value, "text": a.text, "note": a.message})
+                                    "value": a.value, "text": a.text, "note": english(a.message)})
                     events.append(self._event(tr, alarm.id, a.rule, "raised", a.rule.severity,
                                               a.asset.urn if a.asset else None, post, a.at_ms,
                                               a.message, a.value))
                 elif alarm.id and repo.close_alarm(conn, alarm.id, a.at_ms, "auto"):
                     history.append({"territory_id": tr.territory_id, "alarm_id": alarm.id,
                                     "change": "cleared", "at_ms": a.at_ms, "actor": "auto",
-                                    "value": a.value, "text": a.text, "note": a.message})
+                                    "value": a.value, "text": a.text, "note": english(a.message)})
                     events.append(self._event(
                         tr, alarm.id, a.rule, "cleared", a.rule.severity,
                         a.asset.urn if a.asset else None, alarm.post, a.at_ms, a.message,

@@ -31,7 +31,7 @@
       el("td", null, el("span", {class: "sev sev-" + a.severity, text: B.t("severity." + a.severity)})),
       el("td", null, el("time", {datetime: a.raised, text: B.fmtDate(a.raised)})),
       el("td", {text: a.rule}), el("td", null, asset), el("td", {text: a.post || "—"}),
-      el("td", {text: B.t("alarms." + a.state)}), el("td", {text: a.message}),
+      el("td", {text: B.t("alarms." + a.state)}), el("td", {text: B.local(a, "message")}),
       el("td", {class: "actions"}, actions)]);
   }
   async function load() {

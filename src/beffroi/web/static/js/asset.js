@@ -74,7 +74,7 @@
       const body = await B.api("alarms?asset=" + enc(urn) + "&limit=20");
       list.replaceChildren(...(body.items.length ? body.items.map((a) => el("li", {"data-alarm": a.id}, [
         el("span", {class: "sev sev-" + a.severity, text: B.t("severity." + a.severity)}), " ",
-        B.fmtDate(a.raised) + " — " + a.message + " — " + B.t("alarms." + a.state)]))
+        B.fmtDate(a.raised) + " — " + B.local(a, "message") + " — " + B.t("alarms." + a.state)]))
         : [el("li", {text: B.t("alarms.none")})]));
     } catch (err) { B.showError(err); }
   }
@@ -82,10 +82,10 @@
   async function incidents() {
     const list = document.getElementById("asset-incidents");
     try {
-      const body = await B.api("incidents?limit=1000");
-      const mine = body.items.filter((i) => i.asset === urn);
+      const body = await B.api("incidents?asset=" + enc(urn) + "&limit=20");
+      const mine = body.items;
       list.replaceChildren(...(mine.length ? mine.map((i) => el("li", null, [
-        el("a", {href: "/t/" + enc(cfg.territory) + "/incidents", text: "#" + i.id + " " + i.title}),
+        el("a", {href: "/t/" + enc(cfg.territory) + "/incidents?incident=" + i.id, text: "#" + i.id + " " + B.local(i, "title")}),
         " — " + B.t("step." + i.state)])) : [el("li", {text: B.t("incidents.none")})]));
     } catch (err) { B.showError(err); }
   }

@@ -27,6 +27,12 @@
     const d = typeof value === "number" ? new Date(value) : new Date(value);
     return isNaN(d) ? String(value) : dateFmt.format(d);
   }
+  /* A text the server gives in both languages (``titles``/``messages``: {fr, en}) in the
+     page's language, else the stored text (``title``/``message``). */
+  function local(item, field) {
+    const both = item && item[field === "title" ? "titles" : "messages"];
+    return (both && both[cfg.lang]) || (item ? item[field] : "") || "";
+  }
   function fmtDuration(seconds) {
     const s = Math.abs(Math.round(seconds));
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
@@ -131,5 +137,5 @@
     document.addEventListener("beffroi:alarms", refreshBadge);
   });
 
-  window.Beffroi = {cfg, t, api, fmtNumber, fmtDate, fmtDuration, announce, toast, showError, el, ApiError};
+  window.Beffroi = {cfg, t, local, api, fmtNumber, fmtDate, fmtDuration, announce, toast, showError, el, ApiError};
 })();
