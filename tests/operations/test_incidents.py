@@ -48,6 +48,7 @@ def test_full_lifecycle_records_a_timestamp_per_step(ops: Operations, clock: Fro
     assert detail.timestamps == {step: to_iso(ms) for step, ms in times.items()}
     assert [(s.step, s.at_ms) for s in detail.steps] == list(times.items())
     assert detail.steps[2].note == "dispatched note"
+    assert detail.steps[2].notes is None  # typed by a person: kept as typed, one language
     assert detail.steps[0].actor == "user:sue"
     assert all(s.met and not s.late for s in detail.sla)
     assert detail.level == 0 and not detail.escalations
@@ -168,6 +169,13 @@ def test_alarms_gather_into_one_incident_per_group(frozen: Services, ops: Operat
     assert gathered.source == "alarm" and gathered.category == "lamp-out"
     assert gathered.timestamps["reported"] == to_iso(T0)  # the first alarm's time
     assert "gathered" in gathered.comments[0].text
+    # what the platform writes in the history is in both languages
+    assert gathered.comments[0].texts == {
+        "fr": f"alarme 2 (lamp-out, major) sur {lamps[1]} rattachée : alarm 2",
+        "en": f"alarm 2 (lamp-out, major) on {lamps[1]} gathered: alarm 2"}
+    assert gathered.steps[0].notes == {"fr": "alarme 1 (lamp-out, major)",
+                                       "en": "alarm 1 (lamp-out, major)"}
+    assert gathered.steps[0].note == "alarm 1 (lamp-out, major)"
     # a resolved incident gathers no more: the next alarm opens a new one
     ops.step(TOWN, gathered.id, "resolved", SUE)
     ops.on_alarms([alarm(6, T0 + 3 * MIN, asset=lamps[1])])
@@ -228,6 +236,10 @@ def test_cleared_alarms_resolve_only_when_the_category_says_so(
     ops.on_alarms([alarm(7, T0 + 3 * MIN, asset=cam, change="cleared")])
     detail = ops.get_incident(TOWN, cam_incident.id, SUE)
     assert detail.state == "resolved" and detail.timestamps["resolved"] == to_iso(T0 + 3 * MIN)
+    assert detail.steps[-1].notes == {"fr": "toutes les alarmes sont terminées",
+                                      "en": "all alarms cleared"}
+    assert detail.comments[-1].texts == {"fr": "alarme 7 (lamp-out) terminée",
+                                         "en": "alarm 7 (lamp-out) cleared"}
 
 
 def test_alarms_of_unknown_territories_do_not_break_the_listener(ops: Operations) -> None:

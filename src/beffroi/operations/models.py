@@ -154,6 +154,9 @@ class StepRecord(BaseModel):
     at_ms: int
     actor: str
     note: str
+    notes: dict[str, str] | None = Field(
+        default=None, description="The note in each language (fr, en) when the platform "
+                                  "wrote it; else null (as typed).")
 
 
 class AlarmLink(BaseModel):
@@ -170,6 +173,9 @@ class Comment(BaseModel):
     at: str
     actor: str
     text: str
+    texts: dict[str, str] | None = Field(
+        default=None, description="The comment in each language (fr, en) when the platform "
+                                  "wrote it; else null (as typed).")
 
 
 class Escalation(BaseModel):

@@ -133,6 +133,7 @@ incident_steps = Table(
     Column("at_ms", BigInteger, nullable=False),
     Column("actor", String(200), nullable=False),
     Column("note", Text, nullable=False),
+    Column("notes", JSON),  # {"fr": …, "en": …} when the platform wrote it
 )
 Index("ix_incident_steps_incident", incident_steps.c.incident_id)
 
@@ -161,6 +162,7 @@ incident_comments = Table(
     Column("at_ms", BigInteger, nullable=False),
     Column("actor", String(200), nullable=False),
     Column("text", Text, nullable=False),
+    Column("texts", JSON),  # {"fr": …, "en": …} when the platform wrote it
 )
 Index("ix_incident_comments_incident", incident_comments.c.incident_id)
 

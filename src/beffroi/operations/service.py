@@ -47,7 +47,7 @@ from beffroi.auth.audit import AuditLog
 from beffroi.auth.models import SYSTEM, Principal, Role
 from beffroi.commands.service import Commands
 from beffroi.errors import BeffroiError, Conflict, NotFound, ValidationFailed, field_error
-from beffroi.operations import defaults, sla
+from beffroi.operations import defaults, notes, sla
 from beffroi.operations import repository as repo
 from beffroi.operations.models import (
     SLUG_RE,
@@ -78,6 +78,7 @@ from beffroi.operations.models import (
     WorkOrder,
     WorkOrderIn,
 )
+from beffroi.operations.notes import Text
 from beffroi.rules.models import AlarmEvent
 from beffroi.rules.service import Rules
 from beffroi.store import Store
@@ -462,8 +463,8 @@ class Operations:
         return self.get_incident(code, incident_id, principal)
 
     def _insert_incident(self, conn: Connection, tid: int, values: dict[str, Any],
-                         category: Row[Any] | None, reported: int, actor: str, note: str
-                         ) -> int:
+                         category: Row[Any] | None, reported: int, actor: str,
+                         note: str | Text) -> int:
         targets = dict(category.sla_minutes) if category is not None else {}
         stamps: dict[str, int | None] = {s: None for s in STEPS}
         stamps["reported"] = reported
@@ -473,7 +474,7 @@ class Operations:
             "updated_ms": reported, **values})
         repo.insert_step(conn, {"territory_id": tid, "incident_id": incident_id,
                                 "step": "reported", "at_ms": reported, "actor": actor,
-                                "note": note})
+                                **_note(note)})
         self.audit.record(conn, territory_id=tid, actor=actor, action="incident.open",
                           target=f"incident:{incident_id}",
                           after={"category": values["category"], "post": values["post"],
@@ -508,7 +509,7 @@ class Operations:
             self._step(conn, row, step, principal.actor, note, self.clock())
         return self.get_incident(code, incident_id, principal)
 
-    def _step(self, conn: Connection, row: Row[Any], step: str, actor: str, note: str,
+    def _step(self, conn: Connection, row: Row[Any], step: str, actor: str, note: str | Text,
               now: int) -> None:
         sla.check_step(row.state, step)
         stamps = sla.timestamps(row)
@@ -520,7 +521,7 @@ class Operations:
             "state": step, f"{step}_ms": now, "updated_ms": now,
             "next_due_ms": sla.next_due(stamps, targets, escalated)})
         repo.insert_step(conn, {"territory_id": row.territory_id, "incident_id": row.id,
-                                "step": step, "at_ms": now, "actor": actor, "note": note})
+                                "step": step, "at_ms": now, "actor": actor, **_note(note)})
         self.audit.record(conn, territory_id=row.territory_id, actor=actor,
                           action="incident.step", target=f"incident:{row.id}",
                           before=_summary(row), after={**_summary(row), "state": step})
@@ -538,7 +539,8 @@ class Operations:
                                                 "assignee": data.name, "updated_ms": now})
             repo.insert_comment(conn, {
                 "territory_id": row.territory_id, "incident_id": row.id, "at_ms": now,
-                "actor": principal.actor, "text": f"assigned to {data.kind} {data.name}"})
+                "actor": principal.actor,
+                **_text(notes.note("assigned", kind=data.kind, name=data.name))})
             self.audit.record(conn, territory_id=row.territory_id, actor=principal.actor,
                               action="incident.assign", target=f"incident:{row.id}",
                               before=_summary(row), after={**_summary(row),
@@ -593,12 +595,12 @@ class Operations:
         return IncidentDetail(
             **base.model_dump(),
             steps=[StepRecord(step=s.step, at=to_iso(s.at_ms), at_ms=s.at_ms, actor=s.actor,
-                              note=s.note) for s in steps],
+                              note=s.note, notes=s.notes) for s in steps],
             alarms=[AlarmLink(alarm_id=a.alarm_id, rule_id=a.rule_id, asset=a.asset_urn,
                               severity=a.severity, raised=to_iso(a.raised_ms),
                               cleared=_iso(a.cleared_ms)) for a in alarms],
-            comments=[Comment(id=c.id, at=to_iso(c.at_ms), actor=c.actor, text=c.text)
-                      for c in comments],
+            comments=[Comment(id=c.id, at=to_iso(c.at_ms), actor=c.actor, text=c.text,
+                              texts=c.texts) for c in comments],
             escalations=[Escalation(step=e.step, level=e.level, due=to_iso(e.due_ms),
                                     at=to_iso(e.at_ms)) for e in escalations],
             sla=[SlaStatus(due=to_iso(s["due_ms"]), **s) for s in status],
@@ -660,9 +662,10 @@ class Operations:
             incident_id = int(existing.id)
             repo.insert_comment(conn, {
                 "territory_id": tid, "incident_id": incident_id, "at_ms": event.at_ms,
-                "actor": SYSTEM.actor,
-                "text": f"alarm {event.alarm_id} ({event.rule_id}, {event.severity}) on "
-                        f"{event.asset_urn or '-'} gathered: {event.message}".rstrip(": ")})
+                "actor": SYSTEM.actor, **_text(notes.note(
+                    "gathered", alarm=event.alarm_id, rule=event.rule_id,
+                    severity=event.severity, asset=event.asset_urn or "-",
+                    message=event.messages or event.message))})
             repo.update_incident(conn, incident_id, {"updated_ms": self.clock()})
             self.audit.record(conn, territory_id=tid, actor=SYSTEM.actor,
                               action="incident.gather", target=f"incident:{incident_id}",
@@ -678,7 +681,8 @@ class Operations:
                 "description": "",
                 "source": "alarm", "asset_urn": event.asset_urn, "group_key": group},
                 category, event.at_ms, SYSTEM.actor,
-                f"alarm {event.alarm_id} ({event.rule_id}, {event.severity})")
+                notes.note("alarm", alarm=event.alarm_id, rule=event.rule_id,
+                           severity=event.severity))
         repo.link_alarm(conn, {"territory_id": tid, "incident_id": incident_id,
                                "alarm_id": event.alarm_id, "rule_id": event.rule_id,
                                "asset_urn": event.asset_urn, "severity": event.severity,
@@ -691,7 +695,8 @@ class Operations:
         repo.clear_alarm(conn, link.incident_id, event.alarm_id, event.at_ms)
         repo.insert_comment(conn, {
             "territory_id": tid, "incident_id": link.incident_id, "at_ms": event.at_ms,
-            "actor": SYSTEM.actor, "text": f"alarm {event.alarm_id} ({event.rule_id}) cleared"})
+            "actor": SYSTEM.actor,
+            **_text(notes.note("cleared", alarm=event.alarm_id, rule=event.rule_id))})
         row = repo.lock_incident(conn, link.incident_id)
         assert row is not None
         if row.state in ("resolved", "closed"):
@@ -700,7 +705,7 @@ class Operations:
         if category is None or not category.auto_resolve:
             return
         if all(a.cleared_ms is not None for a in repo.alarms_of(conn, row.id)):
-            self._step(conn, row, "resolved", SYSTEM.actor, "all alarms cleared",
+            self._step(conn, row, "resolved", SYSTEM.actor, notes.note("all_cleared"),
                        max(event.at_ms, row.reported_ms))
 
     # --- SLA ----------------------------------------------------------------------------------
@@ -790,7 +795,7 @@ class Operations:
                                                     "assignee": data.assignee})
             if STEPS.index(row.state) < STEPS.index("dispatched"):
                 self._step(conn, row, "dispatched", principal.actor,
-                           f"work order {wo_id}", now)
+                           notes.note("work_order", id=wo_id), now)
             wo = repo.get_work_order(conn, wo_id)
         assert wo is not None
         return self._work_order(wo, code)
@@ -827,7 +832,7 @@ class Operations:
                 row = repo.lock_incident(conn, wo.incident_id)
                 if row is not None and STEPS.index(row.state) < STEPS.index("on_site"):
                     self._step(conn, row, "on_site", principal.actor,
-                               f"work order {wo_id}: on site", now)
+                               notes.note("work_order_on_site", id=wo_id), now)
             done = repo.get_work_order(conn, wo_id)
         assert done is not None
         return self._work_order(done, code)
@@ -1078,3 +1083,15 @@ def _command_problems(field: str, commands: list[StandingCommand]) -> list[dict[
 def repo_code_ok(value: str) -> bool:
     """A category or plan code: lower-case letters, digits and '-', 1 to 64 characters."""
     return bool(SLUG_RE.match(value))
+
+
+def _note(note: str | Text) -> dict[str, Any]:
+    """A step's note: as typed, or written by the platform in each language."""
+    if isinstance(note, dict):
+        return {"note": note["en"], "notes": note}
+    return {"note": note, "notes": None}
+
+
+def _text(text: Text) -> dict[str, Any]:
+    """A comment the platform writes, in each language."""
+    return {"text": text["en"], "texts": text}
