@@ -106,6 +106,10 @@ class RollupWorker:
                 self.services.indicators.tick()  # computes every 15 minutes
             except Exception:  # the edge of a worker loop
                 log.exception("scheduled indicators failed")
+            try:
+                self.services.footprint.tick()  # the retention purge, every 6 hours
+            except Exception:  # the edge of a worker loop
+                log.exception("scheduled retention purge failed")
 
     def _run(self) -> None:
         interval = self.services.settings.rollup_interval_s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from beffroi.api.deps import Services
 from beffroi.errors import ValidationFailed
@@ -118,3 +119,52 @@ def test_policies_crud(rig: Rig) -> None:
     view = rig.footprint.retention(rig.code)
     assert view["policies"] == {"waste": 10}
     assert view["plan"]["domains"][0]["rows_to_delete"] == 0
+
+
+def test_a_late_reading_into_a_purged_hour_is_refused_and_the_rollup_kept(
+        rig: Rig, services: Services) -> None:
+    """Once an hour's raw readings are purged, its rollup is final: a late reading there is
+    rejected with its reason (a lone reading would otherwise rebuild the hour from itself),
+    while readings after the horizon, in the same batch, are stored."""
+    lamp, air = _setup(rig)
+    services.telemetry.materialise(T0 + 8 * DAY)
+    rig.footprint.set_retention(rig.code, "lighting", 3, "tests")
+    services.clock.ms = T0 + 10 * DAY  # type: ignore[attr-defined]
+    assert rig.footprint.apply_retention(rig.code, "tests") == {"lighting": 7 * 48}
+    before = rig.rollup_n(lamp)
+    purged_hour = T0 + 2 * DAY + 15 * MIN  # raw readings gone, rollup kept
+    kept_hour = T0 + 9 * DAY + 15 * MIN  # after the horizon
+    report = services.telemetry.ingest_readings(rig.code, [
+        {"asset": lamp, "metric": "activePower", "ts": purged_hour, "value": 9.0},
+        {"asset": lamp, "metric": "activePower", "ts": kept_hour, "value": 9.0},
+        {"asset": air, "metric": "no2", "ts": purged_hour, "value": 9.0},  # no policy: kept
+    ])
+    assert [(r.index, r.field, r.code) for r in report.rejections] == [
+        (0, "ts", "before_retention")]
+    assert "retention horizon" in report.rejections[0].reason
+    assert report.stored == 2 and len(report.rows) == 2
+    services.telemetry.materialise(T0 + 10 * DAY)
+    assert rig.rollup_n(lamp) == before + 2 * 48 + 1  # later hours materialised, none rebuilt
+    with services.store.read() as conn:
+        hour = conn.execute(text(
+            "SELECT r.n FROM rollup_hour r JOIN series s ON s.id = r.series_id JOIN assets a "
+            "ON a.id = s.asset_id WHERE a.urn = :u AND r.bucket_ms = :b"),
+            {"u": lamp, "b": purged_hour - 15 * MIN}).scalar_one()
+    assert hour == 2  # the purged hour's two readings, as rolled up before the purge
+    # Through the pipeline (HTTP and MQTT): the rejection is the reading's, with its reason.
+    with pytest.raises(AssertionError, match="before_retention"):
+        rig.feed(lamp, "activePower", [purged_hour + MIN])
+
+
+def test_the_worker_purges_on_schedule(rig: Rig, services: Services) -> None:
+    lamp, air = _setup(rig)
+    services.telemetry.materialise(T0 + 8 * DAY)
+    services.clock.ms = T0 + 10 * DAY  # type: ignore[attr-defined]
+    assert services.footprint.tick() == {}  # no policy anywhere: nothing to do
+    rig.footprint.set_retention(rig.code, "lighting", 3, "tests")
+    assert services.footprint.tick() == {}  # ran a moment ago: waits its turn
+    services.clock.ms = T0 + 10 * DAY + rt.PURGE_EVERY_MS  # type: ignore[attr-defined]
+    assert services.footprint.tick() == {str(rig.tid): {"lighting": 7 * 48 + 12}}
+    assert rig.raw_count(air) == 480
+    entries, _ = services.audit.list(territory_id=rig.tid, action="retention.apply")
+    assert [e["actor"] for e in entries] == ["system:retention"]

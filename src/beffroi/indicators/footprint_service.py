@@ -28,6 +28,7 @@ class Footprint:
         self.registry = registry
         self.audit = audit
         self.clock = clock
+        self._last_purge_ms: int | None = None
 
     # --- factors -------------------------------------------------------------------------------
 
@@ -155,6 +156,27 @@ class Footprint:
                                   action="retention.delete", target=f"retention:{domain}",
                                   before={"raw_days": before})
             return rt.get_policies(conn, tid)
+
+    def tick(self) -> dict[str, dict[str, int]]:
+        """The scheduled purge (the worker calls it often; it runs every
+        ``rt.PURGE_EVERY_MS``): every territory with a retention policy, audited when it
+        deleted something. Returns what it deleted per territory."""
+        now = self.clock()
+        if self._last_purge_ms is not None and now - self._last_purge_ms < rt.PURGE_EVERY_MS:
+            return {}
+        self._last_purge_ms = now
+        with self.store.read() as conn:
+            territories = rt.territories_with_policies(conn)
+        out: dict[str, dict[str, int]] = {}
+        for tid in territories:
+            deleted = rt.apply(self.store, tid, now)
+            if any(deleted.values()):
+                with self.store.write() as conn:
+                    self.audit.record(conn, territory_id=tid, actor="system:retention",
+                                      action="retention.apply", target="retention",
+                                      after={"now_ms": now, "deleted": deleted})
+            out[str(tid)] = deleted
+        return out
 
     def apply_retention(self, code: str, actor: str,
                         progress: Callable[[int, int], None] | None = None) -> dict[str, int]:

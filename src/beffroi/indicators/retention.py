@@ -40,6 +40,7 @@ DAY_MS = 86_400_000
 MAX_DAYS = 36_500
 SERIES_PER_BATCH = 100
 SLICE_MS = 7 * DAY_MS  # one delete statement covers at most a week of a batch of series
+PURGE_EVERY_MS = 6 * 3_600_000  # the worker's scheduled purge
 
 
 # --- policies ----------------------------------------------------------------------------------
@@ -49,6 +50,12 @@ def get_policies(conn: Connection, territory_id: int) -> dict[str, int]:
     t = retention_policies
     rows = conn.execute(t.select().where(t.c.territory_id == territory_id).order_by(t.c.domain))
     return {r.domain: int(r.raw_days) for r in rows}
+
+
+def territories_with_policies(conn: Connection) -> list[int]:
+    t = retention_policies
+    return [int(r[0]) for r in conn.execute(
+        t.select().with_only_columns(t.c.territory_id).distinct().order_by(t.c.territory_id))]
 
 
 def validate_policy(domain: Any, raw_days: Any) -> tuple[str, int]:
@@ -292,6 +299,13 @@ _OLDEST = text("SELECT min(ts_ms) FROM observations WHERE series_id IN :ids"
                ).bindparams(bindparam("ids", expanding=True))
 
 
+_HORIZON = text("UPDATE series SET raw_from_ms = :t WHERE id IN :ids AND "
+                "(raw_from_ms IS NULL OR raw_from_ms < :t)"
+                ).bindparams(bindparam("ids", expanding=True))
+_HORIZON_MAX = text("UPDATE rollup_state SET raw_purged_max_ms = :t WHERE id = 1 AND "
+                    "(raw_purged_max_ms IS NULL OR raw_purged_max_ms < :t)")
+
+
 def _purge_batch(store: Store, ids: list[int], cutoff: int) -> int:
     with store.read() as conn:
         oldest = conn.execute(_OLDEST, {"ids": ids}).scalar()
@@ -307,4 +321,8 @@ def _purge_batch(store: Store, ids: list[int], cutoff: int) -> int:
                 return deleted
             end = min(start + SLICE_MS, boundary)
             deleted += int(conn.execute(_DELETE, {"ids": ids, "a": start, "b": end}).rowcount)
+            # From now on, readings of these series older than ``end`` are refused: their
+            # hours' rollups are final (see store.timeseries.write_observations).
+            conn.execute(_HORIZON, {"ids": ids, "t": end})
+            conn.execute(_HORIZON_MAX, {"t": end})
         start = end

@@ -100,6 +100,9 @@ series = Table(
     Column("unit", String(16), nullable=False),
     Column("kind", String(8), nullable=False),  # "number" | "state"
     Column("created_ms", BigInteger, nullable=False),
+    # Retention purged this series' raw readings before this time: older readings are refused
+    # (their hours' rollups are final; a lone late reading would rebuild them from itself).
+    Column("raw_from_ms", BigInteger),
     UniqueConstraint("asset_id", "metric", name="uq_series_asset_metric"),
 )
 Index("ix_series_territory", series.c.territory_id)
@@ -152,6 +155,9 @@ rollup_state = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("hour_until_ms", BigInteger),
     Column("pending_min_ms", BigInteger),
+    # The newest raw_from_ms of any series: a batch of readings all newer than this needs no
+    # look at the series' horizons (the usual case).
+    Column("raw_purged_max_ms", BigInteger),
 )
 
 rollup_dirty = Table(

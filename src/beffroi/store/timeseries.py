@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from beffroi.store import partitions
 from beffroi.store.engine import Store
@@ -40,10 +40,12 @@ Row = tuple[int, int, float | None, str | None]  # series_id, ts_ms, value, text
 class WriteResult:
     received: int
     stored: int
+    # rows older than their series' retention horizon (``series.raw_from_ms``): not stored
+    refused: tuple[Row, ...] = ()
 
     @property
     def duplicates(self) -> int:
-        return self.received - self.stored
+        return self.received - self.stored - len(self.refused)
 
 
 def floor_hour(ts_ms: int) -> int:
@@ -83,14 +85,48 @@ def write_observations(store: Store, rows: Sequence[Row], *, grouped: bool = Fal
             if seen is None or row[1] > seen[1]:  # equal times: the first is stored, so kept
                 newest[row[0]] = row
     with store.write() as conn:
-        until, pending = read_rollup_state(store, conn, lock="share")
+        until, pending, purged = _write_state(store, conn)
+        refused: list[Row] = []
+        if purged is not None and min_ts < purged:
+            ordered, refused = _refuse_purged(conn, ordered)
+            if refused:
+                newest = {r[0]: r for r in sorted(ordered, key=_SERIES_TIME)}
+                if not ordered:
+                    return WriteResult(len(rows), 0, tuple(refused))
+                min_ts = min(r[1] for r in ordered)
         if store.is_sqlite:
             stored = _insert(conn, ordered)
             _upsert_latest(conn, list(newest.values()))
         else:
             stored = _pg_write(conn, ordered, newest)
         _note_rollup_work(conn, ordered, min_ts, until, pending)
-    return WriteResult(len(ordered), stored)
+    return WriteResult(len(rows), stored, tuple(refused))
+
+
+def _write_state(store: Store, conn: Connection) -> tuple[int | None, int | None, int | None]:
+    """As :func:`read_rollup_state` (in share mode), with the newest retention horizon."""
+    row = conn.execute(text(
+        "SELECT hour_until_ms, pending_min_ms, raw_purged_max_ms FROM rollup_state WHERE id = 1"
+        + ("" if store.is_sqlite else " FOR SHARE"))).one()
+    until, pending, purged = (None if v is None else int(v) for v in row)
+    return until, pending, purged
+
+
+_HORIZONS = text("SELECT id, raw_from_ms FROM series WHERE id IN :ids AND raw_from_ms IS NOT "
+                 "NULL").bindparams(bindparam("ids", expanding=True))
+
+
+def _refuse_purged(conn: Connection, rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
+    """Split rows into those to store and those older than their series' horizon."""
+    horizons = {int(i): int(t) for i, t in conn.execute(
+        _HORIZONS, {"ids": sorted({r[0] for r in rows})})}
+    if not horizons:
+        return list(rows), []
+    kept: list[Row] = []
+    refused: list[Row] = []
+    for r in rows:
+        (refused if r[1] < horizons.get(r[0], r[1]) else kept).append(r)
+    return kept, refused
 
 
 def read_rollup_state(

@@ -134,6 +134,8 @@ class Telemetry:
                 r.index = missed[r.index]
             rejected = sorted(rejected + rejected_again, key=lambda r: r.index)
         result = ts_store.write_observations(self.store, rows)
+        if result.refused:
+            rows, rejected = _refused(readings, rows, rejected, missed, result.refused)
         return IngestReport(len(readings), len(rows), result.stored, rejected, rows)
 
     def resolve_series(
@@ -314,3 +316,27 @@ class Telemetry:
             "points": points,
             "next_from": to_iso(buckets[-1].start_ms + 1) if more else None,
         }
+
+
+def _refused(readings: list[Any], rows: list[ts_store.Row], rejected: list[Rejection],
+             missed: list[int], refused: tuple[ts_store.Row, ...]
+             ) -> tuple[list[ts_store.Row], list[Rejection]]:
+    """Rows the store refused (older than their series' retention horizon) as rejections of
+    their readings. ``rows`` hold the valid readings in order, those first missed from the
+    cache last (see ``ingest_readings``). The rare path: it pays for finding the indexes."""
+    bad = {r.index for r in rejected}
+    late = set(missed)
+    order = [i for i in range(len(readings)) if i not in bad and i not in late]
+    order += [i for i in missed if i not in bad]
+    assert len(order) == len(rows)
+    gone = set(refused)
+    kept: list[ts_store.Row] = []
+    for i, row in zip(order, rows, strict=True):
+        if row in gone:
+            rejected.append(Rejection(
+                i, "ts", f"{to_iso(row[1])} is older than this series' retention horizon: "
+                         f"its raw readings up to then were purged (retention policy) and its "
+                         f"hourly figures are final", "before_retention"))
+        else:
+            kept.append(row)
+    return kept, sorted(rejected, key=lambda r: r.index)
