@@ -165,6 +165,7 @@ def test_the_worker_purges_on_schedule(rig: Rig, services: Services) -> None:
     assert services.footprint.tick() == {}  # ran a moment ago: waits its turn
     services.clock.ms = T0 + 10 * DAY + rt.PURGE_EVERY_MS  # type: ignore[attr-defined]
     assert services.footprint.tick() == {str(rig.tid): {"lighting": 7 * 48 + 12}}
+    assert rig.raw_count(lamp) == 480 - (7 * 48 + 12)
     assert rig.raw_count(air) == 480
     entries, _ = services.audit.list(territory_id=rig.tid, action="retention.apply")
     assert [e["actor"] for e in entries] == ["system:retention"]

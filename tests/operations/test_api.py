@@ -77,6 +77,9 @@ def test_incident_lifecycle_with_work_order(client: TestClient, town: str) -> No
     assert client.get(url).json()["state"] == "dispatched"
     listed = client.get(f"{town}/work-orders", params={"assignee": "Citelum"}).json()
     assert [w["id"] for w in listed["items"]] == [wo["id"]]
+    assert [w["id"] for w in client.get(f"{town}/work-orders", params={
+        "post": wo["post"]}).json()["items"]] == [wo["id"]]
+    assert client.get(f"{town}/work-orders", params={"post": "security"}).json()["items"] == []
     assert [w["id"] for w in client.get(f"{url}/work-orders").json()] == [wo["id"]]
     wurl = f"{town}/work-orders/{wo['id']}"
     r = client.post(f"{wurl}/steps", json={"step": "done"})

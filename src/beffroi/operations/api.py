@@ -175,10 +175,11 @@ def list_work_orders(
     assignee: str | None = None,
     state: Annotated[str | None, Query(
         description="open, accepted, on_site, done, cancelled ('open': not finished).")] = None,
+    post: Annotated[str | None, Query(description="A control post's code.")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[WorkOrder]:
-    return ops.list_work_orders(code, principal, assignee=assignee, state=state,
+    return ops.list_work_orders(code, principal, assignee=assignee, state=state, post=post,
                                 cursor=cursor, limit=limit)
 
 

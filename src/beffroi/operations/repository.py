@@ -502,6 +502,7 @@ class WorkOrderFilter:
     state: str | None = None
     posts: frozenset[str] | None = None
     incident_id: int | None = None
+    post: str | None = None
 
 
 def insert_work_order(conn: Connection, values: dict[str, Any]) -> int:
@@ -531,6 +532,8 @@ def list_work_orders(conn: Connection, territory_id: int, flt: WorkOrderFilter, 
         query = query.where(WO.c.post.in_(sorted(flt.posts)))
     if flt.incident_id is not None:
         query = query.where(WO.c.incident_id == flt.incident_id)
+    if flt.post:
+        query = query.where(WO.c.post == flt.post)
     return list(conn.execute(query.order_by(WO.c.id.desc()).limit(limit)))
 
 

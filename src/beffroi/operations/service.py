@@ -847,8 +847,8 @@ class Operations:
 
     def list_work_orders(self, code: str, principal: Principal, *,
                          assignee: str | None = None, state: str | None = None,
-                         incident_id: int | None = None, cursor: str | None = None,
-                         limit: int = 100) -> Page[WorkOrder]:
+                         incident_id: int | None = None, post: str | None = None,
+                         cursor: str | None = None, limit: int = 100) -> Page[WorkOrder]:
         """Newest first; a field agent sees only its own. ``state``: a state or "open"."""
         role = self._check_read(principal, code)
         states = ("open", "accepted", "on_site", "done", "cancelled")
@@ -859,7 +859,8 @@ class Operations:
                 raise Forbidden("a field agent lists its own work orders only")
             assignee = principal.name
         tid = self._tid(code)
-        flt = repo.WorkOrderFilter(assignee=assignee, state=state, incident_id=incident_id)
+        flt = repo.WorkOrderFilter(assignee=assignee, state=state, incident_id=incident_id,
+                                   post=post)
         with self.store.read() as conn:
             rows = repo.list_work_orders(conn, tid, flt, decode_cursor(cursor), limit + 1)
         more = len(rows) > limit
