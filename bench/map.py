@@ -18,7 +18,13 @@ Targets: first render < 2 s and < 2 MB at city zoom.
 
     python bench/map.py                       # SQLite, 100,000 assets
     python bench/map.py --engine postgresql   # PostgreSQL (drops and re-creates --pg-url's db)
+    python bench/map.py --engine postgresql --keep   # …kept, and reused by the next run
     python bench/map.py --assets 20000        # quick check
+    python bench/map.py --waterfall           # also every request of the page, in order
+
+The "cold" run is the server's first page: the server starts building the snapshots of its
+large territories when it starts (``MapCache.warm_large``), so that one may still be in
+progress; the page itself never waits for it (only its clustering request may).
 """
 
 from __future__ import annotations
@@ -152,6 +158,23 @@ def server_timings(services: Any) -> dict[str, float]:
             "clusters_ms": statistics.median(times) * 1000, "clusters": len(body["features"])}
 
 
+# Every request of the page until now: (name, start, server wait, end) in ms after navigation.
+WATERFALL = """() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const rows = [['(page)', 0, nav.responseStart - nav.requestStart, nav.responseEnd]];
+    for (const e of performance.getEntriesByType('resource'))
+        rows.push([e.name.replace(location.origin, ''), e.startTime,
+                   e.responseStart - e.requestStart, e.responseEnd]);
+    return rows;
+}"""
+
+
+def print_waterfall(rows: list[list[Any]], first_render_ms: float) -> None:
+    for name, start, wait, end in sorted(rows, key=lambda r: r[1]):
+        print(f"    {start:7.0f} → {end:7.0f} ms (server {wait:5.0f} ms)  {name[:90]}")
+    print(f"    {first_render_ms:7.0f} ms: map drawn")
+
+
 def browse(services: Any, pan_s: float) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -197,6 +220,7 @@ def browse(services: Any, pan_s: float) -> dict[str, Any]:
                 ready["done"] = True
                 stats = page.evaluate("window.__beffroiMap")
                 out[f"{run}_first_render_ms"] = stats["firstRenderMs"]
+                out[f"{run}_waterfall"] = page.evaluate(WATERFALL)
                 out[f"{run}_wall_s"] = wall
                 if run == "cold":
                     context.close()
@@ -238,6 +262,21 @@ def browse(services: Any, pan_s: float) -> dict[str, Any]:
     return out
 
 
+def _pg_holds_bench(admin: str, url: str) -> bool:
+    """Whether the PostgreSQL database of ``url`` exists and holds the bench territory."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            return False
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM territories WHERE code = %s",
+                               (TERRITORY,)).fetchone()
+            return bool(row and row[0])
+    except psycopg.Error:
+        return False
+
+
 def _free_port() -> int:
     import socket
 
@@ -255,24 +294,31 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reuse", metavar="FILE.db",
                         help="SQLite: build this file once, then reuse it (faster reruns)")
+    parser.add_argument("--waterfall", action="store_true",
+                        help="print the requests of the page until the map is drawn")
+    parser.add_argument("--keep", action="store_true",
+                        help="PostgreSQL: keep the database at the end, and reuse it when it "
+                             "already holds the territory (faster reruns)")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} not found: apt-get install -y chromium", file=sys.stderr)
         return 2
     workdir = tempfile.mkdtemp(prefix="beffroi-map-")
-    reuse = args.engine == "sqlite" and args.reuse and Path(args.reuse).exists()
+    reuse = bool(args.engine == "sqlite" and args.reuse and Path(args.reuse).exists())
     if args.engine == "sqlite":
         url = f"sqlite:///{args.reuse or workdir + '/bench.db'}"
     else:
         url = args.pg_url
         name = url.rsplit("/", 1)[1]
         admin = url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
+        reuse = args.keep and _pg_holds_bench(admin, url)
+        if not reuse:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                conn.execute(f"CREATE DATABASE {name}")
     t = time.perf_counter()
     if reuse:
-        print(f"{args.engine}: reusing {args.reuse}")
+        print(f"{args.engine}: reusing {args.reuse or url}")
         services = build_services(load_settings(database_url=url))
     else:
         print(f"{args.engine}: building {args.assets:,} assets…", flush=True)
@@ -284,9 +330,13 @@ def main() -> int:
           f"clustering at city zoom {s['clusters_ms']:.1f} ms → {s['clusters']} clusters")
     b = browse(services, args.pan_s)
     print(f"  chromium: first render {b['warm_first_render_ms']:.0f} ms after navigation "
-          f"(server warm; {b['cold_first_render_ms']:.0f} ms on the server's first request, "
-          f"which builds the state snapshot), zoom {b['zoom']:.1f}, "
+          f"(server warm; {b['cold_first_render_ms']:.0f} ms on the server's first request), "
+          f"zoom {b['zoom']:.1f}, "
           f"{b['features']} {b['kind']}")
+    if args.waterfall:
+        for run in ("cold", "warm"):
+            print(f"  requests, {run} run:")
+            print_waterfall(b[f"{run}_waterfall"], b[f"{run}_first_render_ms"])
     print(f"  transferred at the initial view: {b['bytes'] / 1e6:.2f} MB in {b['requests']} "
           f"requests; largest: " + ", ".join(
               f"{u.rsplit('/', 1)[-1][:40]} {n / 1e3:.0f} kB" for u, n in b["largest"]))
@@ -296,7 +346,7 @@ def main() -> int:
     ok = b["first_render_ms"] < 2000 and b["bytes"] < 2_000_000
     print(f"  targets (< 2 s, < 2 MB): {'met' if ok else 'MISSED'}")
     services.store.dispose()
-    if args.engine == "postgresql":
+    if args.engine == "postgresql" and not args.keep:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     return 0 if ok else 1

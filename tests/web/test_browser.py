@@ -14,6 +14,7 @@ import pytest
 
 from beffroi.api.deps import Services
 from beffroi.auth.models import SYSTEM
+from beffroi.commands.device_sim import DeviceOptions, DeviceSimulator
 from tests.web.conftest import PASSWORD, City, LiveServer, feed
 
 AXE = Path(__file__).resolve().parents[2] / "src/beffroi/web/static/vendor/axe-core/axe.min.js"
@@ -95,13 +96,24 @@ def test_control_room_journey(chromium: Any, live: LiveServer, city: City, servi
         assert page.locator("#asset-state").inner_text() == "En alarme"
         assert page.locator("figure[data-metric='activePower'] canvas").count() == 1
 
-        # Send a command (dim to 40 %): the operator of the lighting post may.
-        form = page.locator("form[data-command='dim']")
-        form.get_by_label("Level").fill("40")
-        form.get_by_role("button").click()
-        page.wait_for_selector("#recent-commands li[data-command-id]", timeout=TIMEOUT)
-        sent = services.commands.list_commands(city.code, urn=city.hot_lamp)[0]
-        assert [(c.command, c.params) for c in sent] == [("dim", {"level": 40})]
+        # Send a command (dim to 40 %): the operator of the lighting post may. A simulated
+        # lamp on the real broker applies it; its acknowledgement shows without a reload.
+        device = DeviceSimulator(city.code, [city.hot_lamp], DeviceOptions())
+        device.start()
+        try:
+            assert device.subscribed.wait(10), "the simulated lamp did not subscribe"
+            form = page.locator("form[data-command='dim']")
+            assert form.locator("h3").inner_text() == "Gradation"
+            form.get_by_label("Niveau").fill("40")
+            form.get_by_role("button").click()
+            page.wait_for_selector("#recent-commands li[data-command-id]", timeout=TIMEOUT)
+            sent = services.commands.list_commands(city.code, urn=city.hot_lamp)[0]
+            assert [(c.command, c.params) for c in sent] == [("dim", {"level": 40})]
+            done = page.locator("#recent-commands li[data-state='acknowledged']")
+            done.wait_for(timeout=TIMEOUT)
+            assert "appliquée par l'équipement" in done.inner_text()
+        finally:
+            device.stop()
         shot(page, "4-asset", artifacts)
         serious["asset"] = audit(page, "asset", artifacts)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import shapely
 from fastapi.testclient import TestClient
+from shapely.geometry import Polygon, shape
 
 from beffroi.api.deps import Services
 from beffroi.auth.models import Role
@@ -91,8 +93,13 @@ def test_base_map_shipped_or_derived(client: TestClient, city: City, services: S
     body = client.get(f"{MAP}/basemap").json()
     assert body["source"] == "paris-arrondissements"
     assert len(body["features"]) == 20
-    assert body["features"][0]["properties"] == {"id": "paris-arrondissements:0",
-                                                 "name": "Paris 1er"}
+    first = body["features"][0]["properties"]
+    assert {k: first[k] for k in ("id", "name")} == {"id": "paris-arrondissements:0",
+                                                     "name": "Paris 1er"}
+    # Each district has a label point inside it (where the map writes its name).
+    for feature in body["features"]:
+        lon, lat = feature["properties"]["label"]
+        assert shapely.contains_xy(shape(feature["geometry"]), lon, lat)
     # A territory elsewhere (Nantes) gets its footprint: cells of about 1 km holding assets.
     rows = [AssetState(i, f"u{i}", None, "Streetlight", "lighting", "lighting",
                        -1.55 + (i % 3) * 0.005, 47.21, "ok") for i in range(6)]
@@ -137,3 +144,104 @@ def test_snapshot_cache(city: City, services: Services) -> None:
     assert cache.get(tid) is stale
     cache.close()
     assert cache.get(tid) is not stale
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, at
+
+
+def _messages(data: bytes) -> list[tuple[int, int | bytes]]:
+    """The fields of one protobuf message: (field number, varint or bytes)."""
+    out: list[tuple[int, int | bytes]] = []
+    at = 0
+    while at < len(data):
+        key, at = _varint(data, at)
+        if key & 7 == 0:
+            value, at = _varint(data, at)
+            out.append((key >> 3, value))
+        else:
+            size, at = _varint(data, at)
+            out.append((key >> 3, data[at:at + size]))
+            at += size
+    return out
+
+
+def test_glyphs_for_labels(client: TestClient) -> None:
+    """The map's labels are drawn with glyph PBFs served locally (no font server): the ranges
+    hold the characters of district names and of counts formatted in French, each bitmap the
+    size MapLibre expects ((width + 6) × (height + 6), none for a space)."""
+    needed = {0: set("Paris 1er 20e 0123456789"), 8192: {"\u202f"}}
+    for start, chars in needed.items():
+        r = client.get(f"/static/vendor/glyphs/DejaVuSans-Bold/{start}-{start + 255}.pbf")
+        assert r.status_code == 200
+        [(number, stack)] = _messages(r.content)
+        assert number == 1 and isinstance(stack, bytes)
+        fields = _messages(stack)
+        assert (1, b"DejaVuSans-Bold") in fields
+        assert (2, f"{start}-{start + 255}".encode()) in fields
+        glyphs = {}
+        for number, raw in fields:
+            if number == 3:
+                assert isinstance(raw, bytes)
+                g = dict(_messages(raw))
+                glyphs[chr(int(g[1]))] = g  # type: ignore[arg-type]
+        assert chars <= set(glyphs)
+        for char, g in glyphs.items():
+            assert 0 <= int(g[7]) <= 48  # advance: up to an em quad (2 × 24 px), 0 if zero-width
+            if char in chars:
+                assert int(g[7]) > 0
+            w, h = int(g[3]), int(g[4])  # type: ignore[call-overload]
+            if w:
+                assert len(g[2]) == (w + 6) * (h + 6)  # type: ignore[arg-type]
+            else:
+                assert 2 not in g
+
+
+def test_label_point_of_a_concave_district() -> None:
+    # A U shape: its centroid is outside; the label point is inside, in one of the arms.
+    u = Polygon([(0, 0), (3, 0), (3, 3), (2, 3), (2, 1), (1, 1), (1, 3), (0, 3)])
+    assert not u.contains(u.centroid)
+    lon, lat = mapdata.label_point(u)
+    assert u.contains(shapely.Point(lon, lat))
+
+
+def test_map_page_does_not_wait_for_the_snapshot(client: TestClient, city: City,
+                                                 services: Services) -> None:
+    """The page needs the extent of the assets only: it is read with one aggregate query
+    (the snapshot builds in the background), and equals the snapshot's."""
+    tid = services.registry.territory_id(city.code)
+    cache = mapdata.MapCache(services.store, services.clock)
+    try:
+        ext = cache.extent(tid)
+        cache.wait()  # for the snapshot the call started in the background
+        snap = cache.current(tid)
+        assert ext == pytest.approx(mapdata.extent(snap))
+        assert cache.extent(tid) == mapdata.extent(snap)
+    finally:
+        cache.close()
+    empty = mapdata.MapCache(services.store, services.clock)
+    assert empty.extent(-1) is None
+    empty.close()
+
+
+def test_large_territories_warmed_at_start(city: City, services: Services) -> None:
+    tid = services.registry.territory_id(city.code)
+    cache = mapdata.MapCache(services.store, services.clock)
+    cache.background_min_assets = 10**6
+    cache.warm_large()
+    cache.wait()
+    assert tid not in cache._snaps  # a small territory: left to its first request
+    cache = mapdata.MapCache(services.store, services.clock)
+    cache.background_min_assets = 10
+    cache.warm_large()
+    cache.wait()
+    assert tid in cache._snaps
+    assert cache.current(tid) is cache._snaps[tid]  # served as it is: no refresh
+    cache.close()

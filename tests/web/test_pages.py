@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from beffroi.api.deps import Services
 from beffroi.web import app as web
-from beffroi.web import i18n
+from beffroi.web import i18n, live
 from tests.web.conftest import PASSWORD, City, feed
 
 PAGES = ("/t/testville/map", "/t/testville/alarms", "/t/testville/incidents")
@@ -32,6 +32,7 @@ def test_pages_need_a_session(anonymous: TestClient, city: City) -> None:
     r = anonymous.get("/t/testville/alarms", follow_redirects=False)
     assert r.headers["location"] == "/login?next=/t/testville/alarms"
     assert anonymous.get("/t/testville/events").status_code == 401
+    assert anonymous.get("/t/testville/counts").status_code == 401
 
 
 def test_login_then_every_page(app: FastAPI, city: City) -> None:
@@ -50,7 +51,11 @@ def test_login_then_every_page(app: FastAPI, city: City) -> None:
             assert '<html lang="fr">' in r.text
             assert r.headers["x-frame-options"] == "DENY"
         # The JSON API takes the same session.
-        assert c.get("/api/v1/territories/testville/alarms").status_code == 200
+        alarms = c.get("/api/v1/territories/testville/alarms", params={"state": "open"})
+        assert alarms.status_code == 200
+        # the header's badge: the open alarms, counted by the server
+        assert c.get("/t/testville/counts").json()["alarms"] == len(alarms.json()["items"]) > 0
+        assert c.get("/t/elsewhere/counts").status_code in (403, 404)
         assert c.get("/", follow_redirects=False).headers["location"] == "/t/testville/map"
         r = c.post("/logout", follow_redirects=False)
         assert r.status_code == 303
@@ -138,6 +143,25 @@ def test_catalogue_complete() -> None:
     assert i18n.format_ms(1_767_225_600_000, "Europe/Paris", "fr") == "01/01/2026 01:00"
 
 
+def test_every_domain_type_command_and_state_has_its_names() -> None:
+    """The API speaks codes; the screens name each one in both languages (a type, command or
+    parameter added later without its names fails here)."""
+    from beffroi.assets.types import ASSET_TYPES, DOMAINS
+    from beffroi.commands.catalogue import CATALOGUE
+    from beffroi.commands.models import State
+
+    keys = [f"domain.{d}" for d in DOMAINS]
+    keys += [k for ty in ASSET_TYPES for k in (f"type.{ty}", f"type.{ty}.about")]
+    keys += [f"cmdstate.{s.value}" for s in State]
+    for specs in CATALOGUE.values():
+        for name, spec in specs.items():
+            keys += [f"cmd.{name}", f"cmd.{name}.about"]
+            for param in spec.params.model_fields:
+                keys += [f"cmd.{name}.{param}", f"cmd.{name}.{param}.help"]
+    missing = [k for k in keys if k not in i18n.MESSAGES]
+    assert missing == []
+
+
 def test_static_files_compressed_and_cached(anonymous: TestClient) -> None:
     r = anonymous.get("/static/vendor/maplibre-gl/maplibre-gl.js",
                       headers={"Accept-Encoding": "gzip"})
@@ -157,7 +181,7 @@ def test_static_files_compressed_and_cached(anonymous: TestClient) -> None:
 
 def test_live_stream_tells_alarm_changes(monkeypatch: pytest.MonkeyPatch, app: FastAPI,
                                          city: City, services: Services) -> None:
-    monkeypatch.setattr(web, "STREAM_POLL_S", 0.05)
+    monkeypatch.setattr(live, "POLL_S", 0.05)
     monkeypatch.setattr(web, "STREAM_MAX_S", 1.5)
     with TestClient(app) as c:
         login(c, "viewer")

@@ -35,6 +35,7 @@ from beffroi.auth.service import SESSION_COOKIE, SESSION_TTL_MS
 from beffroi.errors import BeffroiError, Forbidden, NotFound, ValidationFailed, field_error
 from beffroi.web import i18n, public
 from beffroi.web import repository as repo
+from beffroi.web.live import ChangeHub
 from beffroi.web.mapdata import (
     BaseMaps,
     MapCache,
@@ -50,7 +51,7 @@ STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
 HANDLERS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMINISTRATOR})
 READER_SET = frozenset(READERS)
-STREAM_POLL_S = 1.0  # how often the live stream looks for changes
+PING_S = 5.0  # an idle live stream sends a comment this often (proxies keep it open)
 STREAM_MAX_S = 600.0  # a stream ends after this long; the browser reconnects at once
 STATES_EVERY_S = 15.0  # the map's states are refreshed at least this often
 
@@ -62,6 +63,7 @@ class WebState:
     cache: MapCache
     basemaps: BaseMaps
     tile_url: str | None
+    hub: ChangeHub
     static_cache: dict[str, tuple[bytes, bytes | None, str, str]] = field(default_factory=dict)
 
 
@@ -325,8 +327,9 @@ def _post_names(page: Page) -> list[dict[str, str]]:
 @html_errors
 def map_page(request: Request, code: str) -> Response:
     page = _territory_page(request, code)
-    snap = page.state.cache.get(page.state.services.registry.territory_id(code))
-    ext = extent(snap)
+    # The extent only: the page does not wait for the state snapshot (its clustering
+    # request will, if it is still being built).
+    ext = page.state.cache.extent(page.state.services.registry.territory_id(code))
     center = page.territory.center
     return page.render(
         "map.html", domains=DOMAINS, types=sorted(ASSET_TYPES),
@@ -338,7 +341,9 @@ def map_page(request: Request, code: str) -> Response:
 @html_errors
 def alarms_page(request: Request, code: str) -> Response:
     page = _territory_page(request, code)
-    return page.render("alarms.html", posts=_post_names(page))
+    posts = _post_names(page)
+    return page.render("alarms.html", posts=posts,
+                       config={"post_names": {p["code"]: p["name"] for p in posts}})
 
 
 @pages.get("/t/{code}/incidents")
@@ -354,8 +359,21 @@ def incidents_page(request: Request, code: str) -> Response:
                           code, page.principal)]
     except BeffroiError:
         categories = []
-    return page.render("incidents.html", posts=_post_names(page),
-                       categories=categories, config={"categories": categories})
+    posts = _post_names(page)
+    return page.render("incidents.html", posts=posts, categories=categories,
+                       config={"categories": categories,
+                               "post_names": {p["code"]: p["name"] for p in posts}})
+
+
+@pages.get("/t/{code}/work-orders")
+@html_errors
+def work_orders_page(request: Request, code: str) -> Response:
+    """The territory's work orders (a field agent's own), filterable by post and state;
+    each links to its incident on the board."""
+    page = _territory_page(request, code)
+    posts = _post_names(page)
+    return page.render("work_orders.html", posts=posts,
+                       config={"post_names": {p["code"]: p["name"] for p in posts}})
 
 
 @pages.get("/t/{code}/assets/{urn}")
@@ -364,13 +382,13 @@ def asset_page(request: Request, code: str, urn: str) -> Response:
     page = _territory_page(request, code)
     asset = page.state.services.registry.get_asset(code, urn)
     series = page.state.services.registry.list_series(code, urn)
-    kind = ASSET_TYPES.get(asset.type)
     snap = page.state.cache.get(page.state.services.registry.territory_id(code))
+    post_name = next((p["name"] for p in _post_names(page) if p["code"] == asset.control_post),
+                     asset.control_post)
     return page.render(
-        "asset.html", asset=asset, state=state_of_urn(snap, asset.id),
+        "asset.html", asset=asset, state=state_of_urn(snap, asset.id), post_name=post_name,
         series=[{"metric": s.metric, "unit": UNITS.get(s.unit, s.unit), "kind": s.kind}
                 for s in series],
-        type_description=kind.description if kind else "",
         config={"asset": asset.id, "asset_post": asset.control_post,
                 "series": [{"metric": s.metric, "unit": UNITS.get(s.unit, s.unit),
                             "kind": s.kind, "stored": s.latest is not None}
@@ -475,10 +493,29 @@ def _sse(event: str, data: Any) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
+@pages.get("/t/{code}/counts")
+def counts(request: Request, code: str) -> Response:
+    """What the header's badge shows: the territory's open alarms (and incidents), as the
+    alarm list shows them (every post); a few bytes rather than a page of alarms on every
+    page load."""
+    state = web_state(request)
+    try:
+        principal = current_principal(request)
+        check(principal, READER_SET | {Role.ADMINISTRATOR}, code)
+        tid = state.services.registry.territory_id(code)
+    except BeffroiError as exc:
+        return JSONBody(exc.to_dict(), status_code=exc.status)
+    with state.services.store.read() as conn:
+        body = {"alarms": repo.open_alarm_count(conn, tid, None),
+                "incidents": repo.open_incident_count(conn, tid, None)}
+    return JSONBody(body, headers={"Cache-Control": "no-store"})
+
+
 @pages.get("/t/{code}/events")
 async def events(request: Request, code: str) -> Response:
     """Server-sent events: ``alarms`` and ``incidents`` when those of the territory change,
-    ``states`` when the map's asset states may have changed (and every 15 s)."""
+    ``states`` when the map's asset states may have changed (and every 15 s). The changes come
+    from the process's one watcher per territory (``live.ChangeHub``), not a query per page."""
     state = web_state(request)
     try:
         principal = current_principal(request)
@@ -487,33 +524,25 @@ async def events(request: Request, code: str) -> Response:
     except BeffroiError as exc:
         return JSONBody(exc.to_dict(), status_code=exc.status)
 
-    def markers() -> dict[str, Any]:
-        with state.services.store.read() as conn:
-            return repo.change_markers(conn, tid)
-
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 2000\n\n"
-        last = await run_in_threadpool(markers)
-        yield _sse("hello", {"territory": code})
-        started = last_states = time.monotonic()
-        while time.monotonic() - started < STREAM_MAX_S:
-            await asyncio.sleep(STREAM_POLL_S)
-            if await request.is_disconnected():
-                return
-            now = await run_in_threadpool(markers)
-            changed = False
-            for key in ("alarms", "incidents"):
-                if now[key] != last[key]:
-                    changed = True
-                    yield _sse(key, {"count": now[key][0]})
-            if changed:
-                state.cache.invalidate(tid)
-            if changed or time.monotonic() - last_states >= STATES_EVERY_S:
+        async with state.hub.listen(tid) as changes:
+            yield _sse("hello", {"territory": code})
+            started = last_states = time.monotonic()
+            while (left := STREAM_MAX_S - (time.monotonic() - started)) > 0:
+                try:
+                    change = await asyncio.wait_for(changes.get(), min(PING_S, left))
+                except TimeoutError:
+                    if time.monotonic() - last_states >= STATES_EVERY_S:
+                        last_states = time.monotonic()
+                        yield _sse("states", {})
+                    else:
+                        yield b": ping\n\n"
+                    continue
+                for kind in change.kinds:
+                    yield _sse(kind, {"count": change.counts[kind]})
                 last_states = time.monotonic()
                 yield _sse("states", {})
-            else:
-                yield b": ping\n\n"
-            last = now
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -562,7 +591,7 @@ def map_clusters(
          dependencies=[allow(*READERS)])
 def map_basemap(code: str, request: Request) -> Response:
     web = web_state(request)
-    snap = web.cache.get(web.services.registry.territory_id(code))
+    snap = web.cache.current(web.services.registry.territory_id(code))  # states not needed
     return _compressed(request, web.basemaps.for_extent(extent(snap), snap))
 
 
@@ -586,12 +615,22 @@ def mount(app: FastAPI) -> None:
     basemap_dir = getattr(settings, "map_basemap_dir", None)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     cache = MapCache(services.store, services.clock)
+    def markers(territory_id: int) -> dict[str, Any]:
+        with services.store.read() as conn:
+            return repo.change_markers(conn, territory_id)
+
+    hub = ChangeHub(markers, on_change=cache.invalidate)
     state = WebState(services=services, templates=templates, cache=cache,
                      basemaps=BaseMaps(Path(basemap_dir) if basemap_dir else None),
-                     tile_url=tile_url)
+                     tile_url=tile_url, hub=hub)
     app.state.web = state
-    services.rules.listeners.append(lambda _events: cache.invalidate())
+    def on_alarms(_events: object) -> None:
+        cache.invalidate()
+        hub.poke()
+
+    services.rules.listeners.append(on_alarms)
     services.registry.listeners.append(cache.invalidate)
+    cache.warm_large()  # large territories: their first map need not wait for a snapshot
 
     @app.exception_handler(Redirect)
     async def _redirect(_request: Request, exc: Redirect) -> Response:

@@ -25,8 +25,11 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from shapely.geometry import shape
+from shapely.ops import polylabel
+from sqlalchemy import func, select
 
 from beffroi.store import Store
+from beffroi.store.schema import assets
 from beffroi.web import repository as repo
 
 CELL_PX = 80  # side of a cluster cell, in screen pixels
@@ -59,6 +62,36 @@ class Snapshot:
         return len(self.urns)
 
 
+def expected_periods(snap: Snapshot) -> I64:
+    """The expected reporting period (ms) of every asset, by its type: computed once per
+    asset rows (kept in ``extra``, which the snapshots of the same rows share)."""
+    period: I64 | None = snap.extra.get("periods")
+    if period is None or period.size != snap.size:
+        kinds, inverse = np.unique(snap.types, return_inverse=True)
+        periods = np.array([repo.EXPECTED_PERIOD_S.get(str(k), repo.DEFAULT_PERIOD_S) * 1000
+                            for k in kinds], dtype=np.int64)
+        period = periods[inverse] if snap.size else np.zeros(0, dtype=np.int64)
+        snap.extra["periods"] = period
+    return period
+
+
+def facts_array(facts: list[tuple[Any, ...]]) -> I64:
+    """(asset id, newest reading ms or -1, fault 0/1, off 0/1) rows as one int64 array, without
+    a Python tuple per row (numpy converts the rows; ``None`` becomes -1)."""
+    if not facts:
+        return np.zeros((0, 4), dtype=np.int64)
+    f = np.array(facts, dtype=object)
+    out = np.empty((len(facts), 4), dtype=np.int64)
+    out[:, 0] = f[:, 0]
+    try:
+        out[:, 1] = f[:, 1]
+    except TypeError:  # a None: no reading
+        out[:, 1] = [-1 if t is None else int(t) for t in f[:, 1].tolist()]
+    out[:, 2] = f[:, 2]
+    out[:, 3] = f[:, 3]
+    return out
+
+
 def compute_states(snap: Snapshot, facts: list[tuple[Any, ...]], alarmed: set[int],
                    now_ms: int) -> I64:
     """The state code of every asset of ``snap`` (the rule of :mod:`beffroi.web.repository`),
@@ -69,8 +102,12 @@ def compute_states(snap: Snapshot, facts: list[tuple[Any, ...]], alarmed: set[in
     off = np.zeros(n, dtype=bool)
     alarm = np.zeros(n, dtype=bool)
     if n:
-        order = np.argsort(snap.ids)
-        sorted_ids = snap.ids[order]
+        cached = snap.extra.get("id_order")
+        if cached is None or cached[0].size != n:
+            order = np.argsort(snap.ids)
+            cached = (order, snap.ids[order])
+            snap.extra["id_order"] = cached
+        order, sorted_ids = cached
 
         def positions(ids: I64) -> I64:
             at = np.searchsorted(sorted_ids, ids)
@@ -80,8 +117,7 @@ def compute_states(snap: Snapshot, facts: list[tuple[Any, ...]], alarmed: set[in
             return result
 
         if facts:
-            f = np.array([(int(a), -1 if t is None else int(t), int(x), int(o))
-                          for a, t, x, o in facts], dtype=np.int64)
+            f = facts_array(facts)
             pos = positions(f[:, 0])
             ok = pos >= 0
             last[pos[ok]] = f[ok, 1]
@@ -90,10 +126,7 @@ def compute_states(snap: Snapshot, facts: list[tuple[Any, ...]], alarmed: set[in
         if alarmed:
             pos = positions(np.array(sorted(alarmed), dtype=np.int64))
             alarm[pos[pos >= 0]] = True
-    kinds, inverse = np.unique(snap.types, return_inverse=True)
-    periods = np.array([repo.EXPECTED_PERIOD_S.get(str(k), repo.DEFAULT_PERIOD_S) * 1000
-                        for k in kinds], dtype=np.int64)
-    period = periods[inverse] if n else np.zeros(0, dtype=np.int64)
+    period = expected_periods(snap)
     silent = (last < 0) | (now_ms - last > repo.SILENT_FACTOR * period)
     codes = STATE_CODES
     state: I64 = np.where(alarm, codes["alarm"], np.where(fault, codes["fault"], np.where(
@@ -164,6 +197,11 @@ class MapCache:
         for thread in list(self._threads):
             thread.join(timeout)
 
+    def wait(self, timeout: float = 10.0) -> None:
+        """Wait for the running background builds (tests)."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
     def invalidate(self, territory_id: int | None = None) -> None:
         with self._lock:
             if territory_id is None:
@@ -220,6 +258,62 @@ class MapCache:
                                   name="map-snapshot")
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
+
+    def warm_large(self) -> None:
+        """Build, in the background, the snapshots of the territories of at least
+        ``background_min_assets`` assets (the server starts: the first map of such a territory
+        would wait a second or more for it). One thread; smaller territories are left to
+        their first request (milliseconds)."""
+        def run() -> None:
+            try:
+                with self.store.read() as conn:
+                    big = [int(r[0]) for r in conn.execute(
+                        select(assets.c.territory_id).group_by(assets.c.territory_id)
+                        .having(func.count() >= self.background_min_assets))]
+            except Exception:  # no schema yet (a new database): nothing to warm
+                log.debug("map snapshots not warmed", exc_info=True)
+                return
+            for territory_id in big:
+                if self._closed:
+                    return
+                with self._lock:
+                    if territory_id in self._snaps or territory_id in self._building:
+                        continue
+                    self._building.add(territory_id)
+                self._refresh(territory_id)
+
+        if self._closed:
+            return
+        thread = threading.Thread(target=run, daemon=True, name="map-snapshot-warm")
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def extent(self, territory_id: int) -> tuple[float, float, float, float] | None:
+        """The extent of the territory's assets without waiting for its state snapshot: from
+        the snapshot or the asset rows in memory, else one aggregate query (and the snapshot
+        is started in the background, for the map's first clustering request)."""
+        with self._lock:
+            snap = self._snaps.get(territory_id)
+            known = self._assets.get(territory_id)
+        if snap is not None:
+            return extent(snap)
+        if known is not None:
+            return extent(known[2])
+        self.warm(territory_id)
+        with self.store.read() as conn:
+            row = conn.execute(select(func.min(assets.c.lon), func.min(assets.c.lat),
+                                      func.max(assets.c.lon), func.max(assets.c.lat))
+                               .where(assets.c.territory_id == territory_id)).one()
+        if row[0] is None:
+            return None
+        return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+    def current(self, territory_id: int) -> Snapshot:
+        """The territory's snapshot as it is, even stale, without starting a refresh (for
+        what does not depend on states: the base map); built if there is none."""
+        with self._lock:
+            snap = self._snaps.get(territory_id)
+        return snap if snap is not None else self.get(territory_id)
 
     def get(self, territory_id: int) -> Snapshot:
         with self._lock:
@@ -418,8 +512,22 @@ def _districts(name: str, data: dict[str, Any]) -> dict[str, Any]:
         label = (props.get("name") or props.get("l_ar") or props.get("l_qu")
                  or props.get("nom") or f"{i + 1}")
         features.append({"type": "Feature", "id": i, "geometry": f["geometry"],
-                         "properties": {"id": f"{name}:{i}", "name": str(label)}})
+                         "properties": {"id": f"{name}:{i}", "name": str(label),
+                                        "label": label_point(shape(f["geometry"]))}})
     return {"type": "FeatureCollection", "source": name, "features": features}
+
+
+def label_point(geom: Any) -> list[float]:
+    """Where a district's name goes: the pole of inaccessibility of its largest polygon (the
+    point inside it farthest from its edges), [lon, lat] to about 1 m."""
+    polygons = list(getattr(geom, "geoms", [geom]))
+    largest = max(polygons, key=lambda g: g.area)
+    if largest.geom_type != "Polygon" or largest.is_empty:
+        point = geom.representative_point()
+    else:
+        minx, miny, maxx, maxy = largest.bounds
+        point = polylabel(largest, tolerance=max(maxx - minx, maxy - miny) / 200)
+    return [round(float(point.x), 5), round(float(point.y), 5)]
 
 
 def footprint(snap: Snapshot) -> dict[str, Any]:

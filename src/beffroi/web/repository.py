@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, literal, or_, select
 
-from beffroi.operations.repository import incidents
+from beffroi.commands.repository import commands
+from beffroi.operations.repository import incidents, work_orders
 from beffroi.rules.repository import alarms
 from beffroi.store.schema import assets, latest, series, territories
 
@@ -130,14 +131,26 @@ def state_of(type_name: str, alarm: bool, fault: bool, off: bool, last_ms: int |
 
 
 def change_markers(conn: Connection, territory_id: int) -> dict[str, Any]:
-    """Cheap markers that move when alarms or incidents of the territory change (the live
-    stream compares them): (count, newest update) of each."""
+    """Cheap markers that move when alarms, incidents (and their work orders) or commands of
+    the territory change (the live stream compares them); the first figure of each is a count
+    (alarms, incidents: all; commands: still open)."""
     a = conn.execute(select(func.count(), func.max(alarms.c.updated_ms), func.max(alarms.c.id))
                      .where(alarms.c.territory_id == territory_id)).one()
     i = conn.execute(select(func.count(), func.max(incidents.c.updated_ms),
                             func.max(incidents.c.id))
                      .where(incidents.c.territory_id == territory_id)).one()
-    return {"alarms": (int(a[0]), a[1], a[2]), "incidents": (int(i[0]), i[1], i[2])}
+    # a work order's steps are the incident board's news too (they need not move the incident)
+    w = conn.execute(select(func.max(work_orders.c.updated_ms), func.max(work_orders.c.id))
+                     .where(work_orders.c.territory_id == territory_id)).one()
+    # commands: a new one (id), or one that ended (fewer open: acknowledged, failed…)
+    c = conn.execute(select(func.max(commands.c.id)).where(
+        commands.c.territory_id == territory_id)).scalar()
+    c_open = conn.execute(select(func.count()).where(
+        commands.c.state.in_(("pending", "sent")),
+        commands.c.territory_id == territory_id)).scalar_one()
+    return {"alarms": (int(a[0]), a[1], a[2]),
+            "incidents": (int(i[0]), i[1], i[2], w[0], w[1]),
+            "commands": (int(c_open), c)}
 
 
 def open_alarm_count(conn: Connection, territory_id: int, posts: frozenset[str] | None) -> int:

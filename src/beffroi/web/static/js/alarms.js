@@ -30,8 +30,8 @@
       el("td", {text: String(a.id)}),
       el("td", null, el("span", {class: "sev sev-" + a.severity, text: B.t("severity." + a.severity)})),
       el("td", null, el("time", {datetime: a.raised, text: B.fmtDate(a.raised)})),
-      el("td", {text: a.rule}), el("td", null, asset), el("td", {text: a.post || "—"}),
-      el("td", {text: B.t("alarms." + a.state)}), el("td", {text: B.local(a, "message")}),
+      el("td", {text: a.rule}), el("td", null, asset), el("td", {text: a.post ? ((cfg.post_names || {})[a.post] || a.post) : "—"}),
+      el("td", {text: B.t("alarmstate." + a.state)}), el("td", {text: B.local(a, "message")}),
       el("td", {class: "actions"}, actions)]);
   }
   async function load() {

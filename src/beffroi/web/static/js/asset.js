@@ -74,7 +74,7 @@
       const body = await B.api("alarms?asset=" + enc(urn) + "&limit=20");
       list.replaceChildren(...(body.items.length ? body.items.map((a) => el("li", {"data-alarm": a.id}, [
         el("span", {class: "sev sev-" + a.severity, text: B.t("severity." + a.severity)}), " ",
-        B.fmtDate(a.raised) + " — " + B.local(a, "message") + " — " + B.t("alarms." + a.state)]))
+        B.fmtDate(a.raised) + " — " + B.local(a, "message") + " — " + B.t("alarmstate." + a.state)]))
         : [el("li", {text: B.t("alarms.none")})]));
     } catch (err) { B.showError(err); }
   }
@@ -90,15 +90,21 @@
     } catch (err) { B.showError(err); }
   }
 
+  // A name of the UI's catalogue (in the page's language), else what the API says.
+  function named(key, fallback) {
+    const text = B.t(key);
+    return text === key ? fallback : text;
+  }
   function field(cmd, name, schema, required) {
     const id = "p-" + cmd + "-" + name;
-    const label = el("label", {for: id, text: (schema.title || name) + (required ? " *" : "")});
-    const help = schema.description ? el("small", {id: id + "-help", text: schema.description}) : null;
+    const label = el("label", {for: id, text: named("cmd." + cmd + "." + name, schema.title || name) + (required ? " *" : "")});
+    const about = named("cmd." + cmd + "." + name + ".help", schema.description || "");
+    const help = about ? el("small", {id: id + "-help", text: about}) : null;
     let input;
     const type = schema.type || (schema.anyOf ? schema.anyOf[0].type : "string");
     if (type === "boolean") {
       input = el("select", {id, name, "data-type": "boolean", "aria-describedby": help ? id + "-help" : null},
-        [el("option", {value: "true", text: "true"}), el("option", {value: "false", text: "false"})]);
+        [el("option", {value: "true", text: B.t("common.yes")}), el("option", {value: "false", text: B.t("common.no")})]);
     } else if (type === "integer" || type === "number") {
       input = el("input", {id, name, type: "number", "data-type": type, required, step: type === "integer" ? "1" : "any", "aria-describedby": help ? id + "-help" : null});
     } else if (type === "string") {
@@ -118,10 +124,12 @@
       box.replaceChildren(...entries.map((c) => {
         const props = c.params.properties || {};
         const required = c.params.required || [];
+        const title = named("cmd." + c.command, c.command);
         const form = el("form", {class: "command", "data-command": c.command, "aria-labelledby": "cmd-" + c.command}, [
-          el("h3", {id: "cmd-" + c.command, text: c.command}), el("p", {class: "muted", text: c.description}),
+          el("h3", {id: "cmd-" + c.command, text: title}),
+          el("p", {class: "muted", text: named("cmd." + c.command + ".about", c.description)}),
           ...Object.keys(props).map((n) => field(c.command, n, props[n], required.includes(n))),
-          el("button", {type: "submit", class: "primary", text: B.t("asset.send") + " « " + c.command + " »"})]);
+          el("button", {type: "submit", class: "primary", text: B.t("asset.send") + " « " + title + " »"})]);
         form.addEventListener("submit", async (e) => {
           e.preventDefault();
           const params = {};
@@ -134,8 +142,9 @@
           try {
             const batch = await B.api("commands", {method: "POST", json: {command: c.command, params, urns: [urn]}});
             const st = batch.commands && batch.commands[0] ? batch.commands[0].state : "";
-            B.announce(B.t("asset.sent", {c: c.command, s: st}));
-            B.toast(B.t("asset.sent", {c: c.command, s: st}));
+            const said = B.t("asset.sent", {c: title, s: named("cmdstate." + st, st)});
+            B.announce(said);
+            B.toast(said);
             recent();
           } catch (err) { B.showError(err); }
         });
@@ -153,7 +162,7 @@
     try {
       const body = await B.api("commands?asset=" + enc(urn) + "&limit=10");
       list.replaceChildren(...body.items.map((c) => el("li", {"data-command-id": c.id, "data-state": c.state},
-        B.fmtDate(c.created) + " — " + c.command + " " + JSON.stringify(c.params) + " — " + c.state)));
+        B.fmtDate(c.created) + " — " + named("cmd." + c.command, c.command) + " " + JSON.stringify(c.params) + " — " + named("cmdstate." + c.state, c.state))));
     } catch (err) { /* viewers without access */ }
   }
 
@@ -161,5 +170,6 @@
   document.addEventListener("beffroi:states", live);
   document.addEventListener("beffroi:alarms", alarms);
   document.addEventListener("beffroi:incidents", incidents);
+  document.addEventListener("beffroi:commands", recent);
   live(); history(); alarms(); incidents(); commands(); recent();
 })();

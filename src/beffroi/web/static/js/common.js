@@ -27,10 +27,10 @@
     const d = typeof value === "number" ? new Date(value) : new Date(value);
     return isNaN(d) ? String(value) : dateFmt.format(d);
   }
-  /* A text the server gives in both languages (``titles``/``messages``: {fr, en}) in the
-     page's language, else the stored text (``title``/``message``). */
+  /* A text the platform wrote in both languages (``titles``, ``messages``, ``texts``,
+     ``notes``: {fr, en}) in the page's language, else the text as stored (``title``…). */
   function local(item, field) {
-    const both = item && item[field === "title" ? "titles" : "messages"];
+    const both = item && item[field + "s"];
     return (both && both[cfg.lang]) || (item ? item[field] : "") || "";
   }
   function fmtDuration(seconds) {
@@ -108,7 +108,7 @@
     };
     source.addEventListener("hello", () => setLive(true));
     source.onerror = () => setLive(false);
-    for (const name of ["alarms", "incidents", "states"]) {
+    for (const name of ["alarms", "incidents", "commands", "states"]) {
       source.addEventListener(name, (e) => {
         setLive(true);
         document.dispatchEvent(new CustomEvent("beffroi:" + name, {detail: JSON.parse(e.data || "{}")}));
@@ -120,10 +120,11 @@
     const badge = document.getElementById("alarm-badge");
     if (!badge || !cfg.territory) return;
     try {
-      const body = await api("alarms?state=open&limit=100");
-      const n = body.items.length;
+      const response = await fetch("/t/" + encodeURIComponent(cfg.territory) + "/counts", {credentials: "same-origin"});
+      if (!response.ok) return;
+      const n = (await response.json()).alarms;
       badge.hidden = n === 0;
-      badge.textContent = n >= 100 ? "99+" : String(n);
+      badge.textContent = n > 99 ? "99+" : String(n);
       badge.setAttribute("aria-label", n + " " + t("alarms.open"));
     } catch (e) { /* the badge is a hint only */ }
   }
