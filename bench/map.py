@@ -187,6 +187,8 @@ def browse(services: Any, pan_s: float) -> dict[str, Any]:
     thread.start()
     while not server.started:
         time.sleep(0.05)
+    # as `beffroi serve` does when it starts (its background worker is not wanted here)
+    app.state.web.cache.warm_large()
     base = f"http://127.0.0.1:{sock_port}"
     secret, _principal = services.auth.login("bench", "bench-password")
     out: dict[str, Any] = {}

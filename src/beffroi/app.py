@@ -176,15 +176,21 @@ def create_app(settings: Settings, *, services: Services | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = RollupWorker(services) if background else None
+        web = getattr(app.state, "web", None)
         if worker:
             worker.start()
             services.commands.start()  # the MQTT link commands go out and acks come back on
+            if web is not None:  # large territories: their first map need not wait
+                web.cache.warm_large()
         try:
             yield
         finally:
             if worker:
                 worker.stop()
             services.commands.stop()
+            if web is not None:  # background work ends before the store goes
+                web.cache.close()
+                web.hub.close()
 
     app = FastAPI(
         title="Beffroi API",

@@ -127,10 +127,12 @@ def build_city(services: Services, territory: str, n_lamps: int = 120) -> City:
 @pytest.fixture
 def app(settings: Settings, services: Services) -> Iterator[FastAPI]:
     """The application on the test's services (no background worker); at the end, the map
-    cache's background threads are waited for before the store is disposed of."""
+    cache's background threads and the live stream's reads are waited for before the store is
+    disposed of."""
     application = create_app(settings, services=services, background=False)
     yield application
     application.state.web.cache.close()
+    application.state.web.hub.close()
 
 
 @pytest.fixture

@@ -138,12 +138,12 @@ def test_snapshot_cache(city: City, services: Services) -> None:
     # Stale after the TTL: served at once while a background thread rebuilds it.
     cache = mapdata.MapCache(services.store, services.clock, ttl_s=0)
     stale = cache.get(tid)
-    assert cache.get(tid) is not stale  # a small territory: rebuilt in the request
+    fresh = cache.get(tid)
+    assert fresh is not stale  # a small territory: rebuilt in the request
     cache.background_min_assets = 0
-    stale = cache.get(tid)
-    assert cache.get(tid) is stale
-    cache.close()
-    assert cache.get(tid) is not stale
+    assert cache.get(tid) is fresh  # a large one: the stale one at once, rebuilt meanwhile
+    cache.close()  # waits for the background rebuild
+    assert cache.get(tid) is not fresh
 
 
 def _varint(data: bytes, at: int) -> tuple[int, int]:

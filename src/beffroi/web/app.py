@@ -630,7 +630,6 @@ def mount(app: FastAPI) -> None:
 
     services.rules.listeners.append(on_alarms)
     services.registry.listeners.append(cache.invalidate)
-    cache.warm_large()  # large territories: their first map need not wait for a snapshot
 
     @app.exception_handler(Redirect)
     async def _redirect(_request: Request, exc: Redirect) -> Response:

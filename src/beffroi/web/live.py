@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +58,8 @@ class ChangeHub:
         self._on_change = on_change
         self._watches: dict[tuple[int, int], _Watch] = {}  # (id of the loop, territory)
         self.reads = 0  # marker reads so far (all territories)
+        self._inflight = 0  # reads running in worker threads
+        self._idle = threading.Condition()
 
     @contextlib.asynccontextmanager
     async def listen(self, territory_id: int) -> AsyncIterator[asyncio.Queue[Change]]:
@@ -91,9 +95,27 @@ class ChangeHub:
         """Territories watched now (all loops)."""
         return len(self._watches)
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Wait for the reads still running in worker threads (a watcher cancelled while
+        reading): before the store is disposed of, so that no connection outlives it."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._inflight and time.monotonic() < deadline:
+                self._idle.wait(deadline - time.monotonic())
+
+    def _read_counted(self, territory_id: int) -> Markers:
+        with self._idle:
+            self._inflight += 1
+        try:
+            return self._read(territory_id)
+        finally:
+            with self._idle:
+                self._inflight -= 1
+                self._idle.notify_all()
+
     async def _markers(self, territory_id: int) -> Markers:
         self.reads += 1
-        return await run_in_threadpool(self._read, territory_id)
+        return await run_in_threadpool(self._read_counted, territory_id)
 
     async def _run(self, territory_id: int, watch: _Watch) -> None:
         last: Markers | None = None
