@@ -95,6 +95,14 @@ def test_control_room_journey(chromium: Any, live: LiveServer, city: City, servi
         assert page.locator("#asset-alarms li[data-alarm]").count() == 1
         assert page.locator("#asset-state").inner_text() == "En alarme"
         assert page.locator("figure[data-metric='activePower'] canvas").count() == 1
+        # A year of daily rollups.
+        with page.expect_request(lambda r: "/series/activePower/history?resolution=day" in r.url
+                                 ) as asked:
+            page.get_by_label("1 an (par jour)").check()
+        query = dict(p.split("=") for p in asked.value.url.split("?")[1].split("&"))
+        assert int(query["to"]) - int(query["from"]) == 366 * 86_400_000
+        page.wait_for_selector("#charts[data-loaded='true'] figure[data-metric='activePower']"
+                               "[data-points] canvas", timeout=TIMEOUT)
 
         # Send a command (dim to 40 %): the operator of the lighting post may. A simulated
         # lamp on the real broker applies it; its acknowledgement shows without a reload.

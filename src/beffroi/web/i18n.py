@@ -165,6 +165,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "asset.history": {"fr": "Historique", "en": "History"},
     "asset.hour": {"fr": "48 heures (par heure)", "en": "48 hours (hourly)"},
     "asset.day": {"fr": "30 jours (par jour)", "en": "30 days (daily)"},
+    "asset.year": {"fr": "1 an (par jour)", "en": "1 year (daily)"},
     "asset.no_data": {"fr": "Aucune donnée.", "en": "No data."},
     "asset.alarms": {"fr": "Alarmes de l'équipement", "en": "Alarms of this asset"},
     "asset.incidents": {"fr": "Incidents de l'équipement", "en": "Incidents of this asset"},

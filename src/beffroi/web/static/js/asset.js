@@ -28,10 +28,12 @@
   function chartWidth() { return Math.max(280, Math.min(900, document.getElementById("charts").clientWidth - 10)); }
 
   async function history() {
-    const resolution = document.querySelector('input[name="resolution"]:checked').value;
-    const span = resolution === "hour" ? 48 * 3600e3 : 30 * 86400e3;
+    const chosen = document.querySelector('input[name="resolution"]:checked');
+    const resolution = chosen.value;
+    const span = resolution === "hour" ? 48 * 3600e3 : Number(chosen.dataset.days || 30) * 86400e3;
     const to = Date.now(), from = to - span;
     const box = document.getElementById("charts");
+    box.dataset.loaded = "false";
     for (const c of charts) c.destroy();
     charts = [];
     box.replaceChildren();
