@@ -57,7 +57,7 @@ def test_readings_raise_alarms_that_open_one_incident_worked_by_its_post(
     assert len(incidents) == 1
     incident = incidents[0]
     assert (incident["post"], incident["category"], incident["state"]) == (
-        "lighting", "lighting-maintenance", "reported")
+        "lighting", "lamp-out", "reported")
     # its title, written by the platform, is in both languages (the rule's name, then why)
     assert incident["titles"]["en"] == incident["title"]
     assert incident["titles"]["en"].endswith("2 of 6 members (33%) fail")

@@ -34,3 +34,15 @@ def test_defaults_install_and_raise(rig: Rig) -> None:
     assert ("waste-nearly-full", bin_) in raised
     snow = next(a for a in rig.alarms() if a["rule"] == "weather-snow-ice-risk")
     assert snow["post"] == "snow" and snow["incident"] == "open"
+
+
+def test_every_default_rule_names_a_default_incident_category() -> None:
+    """An alarm opens (or would open) an incident of its rule's category: that category must
+    exist among those a territory starts with, else the incident has no SLA and no title."""
+    from beffroi.operations.defaults import CATEGORIES
+    from beffroi.rules.definitions import parse_yaml
+    from beffroi.rules.service import default_files
+
+    rules = [r for f in default_files() for r in parse_yaml(f.read_text(), f.name)]
+    used = {r.category for r in rules if r.category is not None}
+    assert used and used <= set(CATEGORIES), sorted(used - set(CATEGORIES))

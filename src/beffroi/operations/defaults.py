@@ -85,6 +85,8 @@ CATEGORIES: dict[str, tuple[str, str, str, dict[str, int]]] = {
                      {"acknowledged": 5, "on_site": 30, "resolved": 4 * H}),
     "resident-report": ("Signalement d'habitant", "Resident's report", "citizen",
                         {"acknowledged": 1 * D, "resolved": 15 * D}),
+    "sensor-fault": ("Capteur muet ou défaillant", "Sensor silent or faulty", "supervision",
+                     {"acknowledged": 1 * D, "resolved": 7 * D}),
     "other": ("Autre", "Other", "supervision", {"acknowledged": 1 * H, "resolved": 3 * D}),
 }
 
