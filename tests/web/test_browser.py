@@ -5,7 +5,6 @@ critical violation) and a screenshot of each (test-artifacts/web/)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,36 +14,8 @@ import pytest
 from beffroi.api.deps import Services
 from beffroi.auth.models import SYSTEM
 from beffroi.commands.device_sim import DeviceOptions, DeviceSimulator
+from tests.web.browser import TIMEOUT, audit, login, scatter_lamps, shot, user
 from tests.web.conftest import PASSWORD, City, LiveServer, feed
-
-AXE = Path(__file__).resolve().parents[2] / "src/beffroi/web/static/vendor/axe-core/axe.min.js"
-TIMEOUT = 30_000
-
-
-def audit(page: Any, name: str, artifacts: Path) -> list[dict[str, Any]]:
-    """Run axe-core in the page; return the serious and critical violations (saved too)."""
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ['violations']});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
-    }""")
-    (artifacts / f"axe-{name}.json").write_text(json.dumps(result, indent=1))
-    return [v for v in result if v["impact"] in ("serious", "critical")]
-
-
-def shot(page: Any, name: str, artifacts: Path) -> None:
-    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
-
-
-def login(page: Any, live: LiveServer, username: str, target: str) -> None:
-    page.goto(live.url + target)
-    assert "/login" in page.url  # pages need a session
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(re.compile(re.escape(target) + r"$"), timeout=TIMEOUT)
 
 
 @pytest.mark.long
@@ -205,21 +176,10 @@ def test_map_clusters_many_assets(chromium: Any, app: Any, services: Services, t
                                   artifacts: Path) -> None:
     """5,000 lamps: the map shows clusters (never every asset), a click on a cluster zooms in
     and the keyboard zooms too."""
-    import random
+    from beffroi.auth.models import Role
 
-    from beffroi.assets import repository as repo
-    from beffroi.assets.service import point_asset_row
-    from beffroi.auth.models import GrantIn, Role, UserIn
-
-    rnd = random.Random(3)
-    tid = services.registry.territory_id(territory)
-    with services.store.write() as conn:
-        repo.upsert_assets(conn, tid, [point_asset_row(
-            f"urn:ngsi-ld:Streetlight:{territory}:M{i}", "Streetlight",
-            2.25 + rnd.random() * 0.17, 48.815 + rnd.random() * 0.085) for i in range(5000)],
-            services.clock())
-    services.auth.create_user(UserIn(username="chief", password=PASSWORD), SYSTEM)
-    services.auth.set_grant(territory, "chief", GrantIn(role=Role.SUPERVISOR), SYSTEM)
+    scatter_lamps(services, territory, 5000, "M", seed=3)
+    user(services, territory, "chief", Role.SUPERVISOR)
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
     page = context.new_page()
     try:

@@ -5,7 +5,6 @@ axe-core audit."""
 from __future__ import annotations
 
 import io
-import random
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,9 @@ import numpy as np
 from PIL import Image, ImageChops
 
 from beffroi.api.deps import Services
-from beffroi.assets import repository as repo
-from beffroi.assets.service import point_asset_row
-from beffroi.auth.models import SYSTEM, GrantIn, Role, UserIn
-from tests.web.conftest import PASSWORD, LiveServer
-from tests.web.test_browser import TIMEOUT, audit, login, shot
+from beffroi.auth.models import Role
+from tests.web.browser import TIMEOUT, audit, login, scatter_lamps, shot, user
+from tests.web.conftest import LiveServer
 
 LABEL_LAYERS = ("district-labels", "cluster-counts")
 
@@ -38,15 +35,8 @@ def _labels_visible(page: Any, visible: bool) -> None:
 
 def test_map_labels(chromium: Any, app: Any, services: Services, territory: str,
                     artifacts: Path) -> None:
-    rnd = random.Random(5)
-    tid = services.registry.territory_id(territory)
-    with services.store.write() as conn:
-        repo.upsert_assets(conn, tid, [point_asset_row(
-            f"urn:ngsi-ld:Streetlight:{territory}:N{i}", "Streetlight",
-            2.25 + rnd.random() * 0.17, 48.815 + rnd.random() * 0.085) for i in range(3000)],
-            services.clock())
-    services.auth.create_user(UserIn(username="watch", password=PASSWORD), SYSTEM)
-    services.auth.set_grant(territory, "watch", GrantIn(role=Role.VIEWER), SYSTEM)
+    scatter_lamps(services, territory, 3000, "N", seed=5)
+    user(services, territory, "watch", Role.VIEWER)
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
     page = context.new_page()
     glyphs: list[tuple[int, str]] = []

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from beffroi.api.deps import Services
 from beffroi.auth.models import SYSTEM
+from tests.web.browser import TIMEOUT, audit, login, shot
 from tests.web.conftest import PASSWORD, City, LiveServer
-from tests.web.test_browser import TIMEOUT, audit, login, shot
 
 PAGE = "/t/testville/work-orders"
 
