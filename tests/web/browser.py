@@ -32,6 +32,19 @@ def audit(page: Any, name: str, artifacts: Path) -> list[dict[str, Any]]:
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
+def watched_page(chromium: Any, width: int = 1400, height: int = 900, locale: str = "fr-FR"
+                 ) -> tuple[Any, Any, list[str]]:
+    """A browser context and its page, with the page's script errors and the HTTP answers of
+    400 and above collected in the list returned (a journey ends by checking it is empty)."""
+    context = chromium.new_context(viewport={"width": width, "height": height}, locale=locale)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 else None)
+    return context, page, errors
+
+
 def shot(page: Any, name: str, artifacts: Path) -> None:
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 

@@ -14,19 +14,22 @@ import pytest
 from beffroi.api.deps import Services
 from beffroi.auth.models import SYSTEM
 from beffroi.commands.device_sim import DeviceOptions, DeviceSimulator
-from tests.web.browser import TIMEOUT, audit, login, scatter_lamps, shot, user
+from tests.web.browser import (
+    TIMEOUT,
+    audit,
+    login,
+    scatter_lamps,
+    shot,
+    user,
+    watched_page,
+)
 from tests.web.conftest import PASSWORD, City, LiveServer, feed
 
 
 @pytest.mark.long
 def test_control_room_journey(chromium: Any, live: LiveServer, city: City, services: Services,
                               artifacts: Path) -> None:
-    context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="fr-FR")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 else None)
+    context, page, errors = watched_page(chromium)
     serious: dict[str, list[dict[str, Any]]] = {}
     try:
         # Log-in page, then the map of the territory.

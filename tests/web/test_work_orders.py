@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from beffroi.api.deps import Services
 from beffroi.auth.models import SYSTEM
-from tests.web.browser import TIMEOUT, audit, login, shot
+from tests.web.browser import TIMEOUT, audit, login, shot, watched_page
 from tests.web.conftest import PASSWORD, City, LiveServer
 
 PAGE = "/t/testville/work-orders"
@@ -56,12 +56,7 @@ def test_work_orders_page(app: FastAPI, anonymous: TestClient, city: City) -> No
 @pytest.mark.long
 def test_work_order_journey(chromium: Any, live: LiveServer, city: City, services: Services,
                             artifacts: Path) -> None:
-    context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="fr-FR")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 else None)
+    context, page, errors = watched_page(chromium)
     serious: dict[str, list[dict[str, Any]]] = {}
     try:
         login(page, live, city.users["operator"], f"/t/{city.code}/incidents")

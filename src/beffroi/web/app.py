@@ -493,18 +493,26 @@ def _sse(event: str, data: Any) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
+def _reader_territory(request: Request, code: str) -> int | Response:
+    """The territory's id if the session's user may read it; else the error (JSON: these
+    routes are read by scripts, not shown)."""
+    try:
+        principal = current_principal(request)
+        check(principal, READER_SET | {Role.ADMINISTRATOR}, code)
+        return web_state(request).services.registry.territory_id(code)
+    except BeffroiError as exc:
+        return JSONBody(exc.to_dict(), status_code=exc.status)
+
+
 @pages.get("/t/{code}/counts")
 def counts(request: Request, code: str) -> Response:
     """What the header's badge shows: the territory's open alarms (and incidents), as the
     alarm list shows them (every post); a few bytes rather than a page of alarms on every
     page load."""
     state = web_state(request)
-    try:
-        principal = current_principal(request)
-        check(principal, READER_SET | {Role.ADMINISTRATOR}, code)
-        tid = state.services.registry.territory_id(code)
-    except BeffroiError as exc:
-        return JSONBody(exc.to_dict(), status_code=exc.status)
+    tid = _reader_territory(request, code)
+    if isinstance(tid, Response):
+        return tid
     with state.services.store.read() as conn:
         body = {"alarms": repo.open_alarm_count(conn, tid, None),
                 "incidents": repo.open_incident_count(conn, tid, None)}
@@ -517,12 +525,9 @@ async def events(request: Request, code: str) -> Response:
     ``states`` when the map's asset states may have changed (and every 15 s). The changes come
     from the process's one watcher per territory (``live.ChangeHub``), not a query per page."""
     state = web_state(request)
-    try:
-        principal = current_principal(request)
-        check(principal, READER_SET | {Role.ADMINISTRATOR}, code)
-        tid = state.services.registry.territory_id(code)
-    except BeffroiError as exc:
-        return JSONBody(exc.to_dict(), status_code=exc.status)
+    tid = _reader_territory(request, code)
+    if isinstance(tid, Response):
+        return tid
 
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 2000\n\n"
