@@ -8,10 +8,10 @@ from beffroi.rules.messages import (
     Share,
     Signed,
     alarm_text,
-    english,
     human_duration,
     msg,
 )
+from beffroi.texts import english
 
 NAME = {"fr": "Lampe en panne", "en": "Lamp failed"}
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-LANGS = ("fr", "en")
-Text = dict[str, str]
+from beffroi.texts import Text, fill
 
 TEMPLATES: dict[str, Text] = {
     "assigned": {"fr": "attribué à {kind} {name}", "en": "assigned to {kind} {name}"},
@@ -29,12 +28,8 @@ WORDS: dict[str, Text] = {
 
 
 def note(key: str, **values: Any) -> Text:
-    """The note in each language; a value may itself be per language (a dict), or a word of
-    WORDS."""
-    out: Text = {}
-    for lang in LANGS:
-        given = {k: v.get(lang) or v.get("en", "") if isinstance(v, dict) else
-                 WORDS[v][lang] if isinstance(v, str) and v in WORDS else v
-                 for k, v in values.items()}
-        out[lang] = TEMPLATES[key][lang].format(**given).rstrip(" :\u00a0")
-    return out
+    """The note in each language; a value may itself be per language (a :data:`Text`), or a
+    word of WORDS."""
+    words = {name: WORDS[v] if isinstance(v, str) and v in WORDS else v
+             for name, v in values.items()}
+    return {lang: text.rstrip(" :\u00a0") for lang, text in fill(TEMPLATES[key], **words).items()}

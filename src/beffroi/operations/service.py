@@ -78,10 +78,10 @@ from beffroi.operations.models import (
     WorkOrder,
     WorkOrderIn,
 )
-from beffroi.operations.notes import Text
 from beffroi.rules.models import AlarmEvent
 from beffroi.rules.service import Rules
 from beffroi.store import Store
+from beffroi.texts import Text
 from beffroi.timeutil import Clock, to_iso
 
 log = logging.getLogger("beffroi.operations")

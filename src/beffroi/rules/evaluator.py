@@ -30,16 +30,15 @@ from beffroi.rules.definitions import (
 )
 from beffroi.rules.messages import (
     ENDED,
-    LANGS,
     Duration,
     Joined,
     Msg,
     Share,
     Signed,
-    Text,
     alarm_text,
     msg,
 )
+from beffroi.texts import LANGS, Text
 
 Reading = tuple[int, int, float | None, str | None]
 # The periodic pass raises a duration that elapsed without a new reading only if the last
@@ -85,7 +84,7 @@ class Action:
     at_ms: int
     value: float | None = None
     text: str | None = None
-    message: Text | None = None  # per language (messages.LANGS)
+    message: Text | None = None  # per language (texts.LANGS)
     alarm: OpenAlarm | None = None  # shared with ``TerritoryRules.open``: the writer fills id
 
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-LANGS = ("fr", "en")
-Text = dict[str, str]  # one text per language of LANGS
+from beffroi.texts import LANGS, Text
 
 TEMPLATES: dict[str, Text] = {
     "threshold": {"fr": "{metric} {value} {op} {limit}", "en": "{metric} {value} {op} {limit}"},
@@ -123,8 +122,3 @@ def _render(value: Any, lang: str) -> str:
 def alarm_text(label: Text, what: Msg) -> Text:
     """The rule's name (``label``: per language) and why, in every language."""
     return {lang: f"{label[lang]}{SEPARATOR[lang]}{what.render(lang)}" for lang in LANGS}
-
-
-def english(text: Text | None) -> str:
-    """The English text (kept as the alarm's ``message``)."""
-    return text.get("en", "") if text else ""

@@ -27,7 +27,7 @@ class AlarmEvent:
     message: str = ""
     value: float | None = None  # the reading that caused the change, if any
     actor: str = "auto"  # who: "auto" (the evaluator) or the principal's actor name
-    messages: dict[str, str] | None = None  # the message per language (rules.messages.LANGS)
+    messages: dict[str, str] | None = None  # the message per language (texts.LANGS)
 
 
 class AlarmNote(BaseModel):

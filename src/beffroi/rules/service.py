@@ -45,10 +45,10 @@ from beffroi.rules.definitions import (
     parse_yaml,
 )
 from beffroi.rules.evaluator import Action, AssetInfo, OpenAlarm, TerritoryRules, alarm_key
-from beffroi.rules.messages import Text, english
 from beffroi.rules.models import AlarmChange, AlarmEvent
 from beffroi.store import Store
 from beffroi.telemetry.service import Telemetry
+from beffroi.texts import Text, english
 from beffroi.timeutil import Clock, to_iso
 
 log = logging.getLogger("beffroi.rules")

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 
-LANGS = ("fr", "en")
-DEFAULT_LANG = "fr"
+from beffroi.texts import LANGS
+
+DEFAULT_LANG = LANGS[0]
 LANG_COOKIE = "beffroi_lang"
 
 MESSAGES: dict[str, dict[str, str]] = {
