@@ -37,11 +37,7 @@ def run(scenario: Any) -> None:
 
 
 def _hub(services: Services, invalidated: list[int]) -> ChangeHub:
-    def markers(territory_id: int) -> dict[str, Any]:
-        with services.store.read() as conn:
-            return repo.change_markers(conn, territory_id)
-
-    return ChangeHub(markers, on_change=invalidated.append)
+    return ChangeHub(repo.markers_reader(services.store), on_change=invalidated.append)
 
 
 def test_one_watcher_serves_every_page_of_a_territory(

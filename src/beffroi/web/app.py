@@ -323,6 +323,11 @@ def _post_names(page: Page) -> list[dict[str, str]]:
         return [{"code": c, "name": c} for c in CONTROL_POSTS]
 
 
+def _by_code(posts: list[dict[str, str]]) -> dict[str, str]:
+    """Post code → name (what the pages' scripts show instead of codes)."""
+    return {p["code"]: p["name"] for p in posts}
+
+
 @pages.get("/t/{code}/map")
 @html_errors
 def map_page(request: Request, code: str) -> Response:
@@ -342,8 +347,7 @@ def map_page(request: Request, code: str) -> Response:
 def alarms_page(request: Request, code: str) -> Response:
     page = _territory_page(request, code)
     posts = _post_names(page)
-    return page.render("alarms.html", posts=posts,
-                       config={"post_names": {p["code"]: p["name"] for p in posts}})
+    return page.render("alarms.html", posts=posts, config={"post_names": _by_code(posts)})
 
 
 @pages.get("/t/{code}/incidents")
@@ -362,7 +366,7 @@ def incidents_page(request: Request, code: str) -> Response:
     posts = _post_names(page)
     return page.render("incidents.html", posts=posts, categories=categories,
                        config={"categories": categories,
-                               "post_names": {p["code"]: p["name"] for p in posts}})
+                               "post_names": _by_code(posts)})
 
 
 @pages.get("/t/{code}/work-orders")
@@ -373,7 +377,7 @@ def work_orders_page(request: Request, code: str) -> Response:
     page = _territory_page(request, code)
     posts = _post_names(page)
     return page.render("work_orders.html", posts=posts,
-                       config={"post_names": {p["code"]: p["name"] for p in posts}})
+                       config={"post_names": _by_code(posts)})
 
 
 @pages.get("/t/{code}/assets/{urn}")
@@ -383,8 +387,7 @@ def asset_page(request: Request, code: str, urn: str) -> Response:
     asset = page.state.services.registry.get_asset(code, urn)
     series = page.state.services.registry.list_series(code, urn)
     snap = page.state.cache.get(page.state.services.registry.territory_id(code))
-    post_name = next((p["name"] for p in _post_names(page) if p["code"] == asset.control_post),
-                     asset.control_post)
+    post_name = _by_code(_post_names(page)).get(asset.control_post or "", asset.control_post)
     return page.render(
         "asset.html", asset=asset, state=state_of_urn(snap, asset.id), post_name=post_name,
         series=[{"metric": s.metric, "unit": UNITS.get(s.unit, s.unit), "kind": s.kind}
@@ -506,16 +509,14 @@ def _reader_territory(request: Request, code: str) -> int | Response:
 
 @pages.get("/t/{code}/counts")
 def counts(request: Request, code: str) -> Response:
-    """What the header's badge shows: the territory's open alarms (and incidents), as the
-    alarm list shows them (every post); a few bytes rather than a page of alarms on every
-    page load."""
+    """What the header's badge shows: the territory's open alarms, as the alarm list shows
+    them (every post); a few bytes rather than a page of alarms on every page load."""
     state = web_state(request)
     tid = _reader_territory(request, code)
     if isinstance(tid, Response):
         return tid
     with state.services.store.read() as conn:
-        body = {"alarms": repo.open_alarm_count(conn, tid, None),
-                "incidents": repo.open_incident_count(conn, tid, None)}
+        body = {"alarms": repo.open_alarm_count(conn, tid, None)}
     return JSONBody(body, headers={"Cache-Control": "no-store"})
 
 
@@ -620,11 +621,7 @@ def mount(app: FastAPI) -> None:
     basemap_dir = getattr(settings, "map_basemap_dir", None)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     cache = MapCache(services.store, services.clock)
-    def markers(territory_id: int) -> dict[str, Any]:
-        with services.store.read() as conn:
-            return repo.change_markers(conn, territory_id)
-
-    hub = ChangeHub(markers, on_change=cache.invalidate)
+    hub = ChangeHub(repo.markers_reader(services.store), on_change=cache.invalidate)
     state = WebState(services=services, templates=templates, cache=cache,
                      basemaps=BaseMaps(Path(basemap_dir) if basemap_dir else None),
                      tile_url=tile_url, hub=hub)

@@ -17,14 +17,16 @@ holds, in this order:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, literal, or_, select
+from sqlalchemy import Connection, case, func, literal, or_, select
 
 from beffroi.commands.repository import commands
 from beffroi.operations.repository import incidents, work_orders
 from beffroi.rules.repository import alarms
+from beffroi.store.engine import Store
 from beffroi.store.schema import assets, latest, series, territories
 
 STATES = ("ok", "alarm", "fault", "silent", "off")
@@ -130,6 +132,16 @@ def state_of(type_name: str, alarm: bool, fault: bool, off: bool, last_ms: int |
     return "ok"
 
 
+def markers_reader(store: Store) -> Callable[[int], dict[str, Any]]:
+    """``change_markers`` of a territory, each read in its own short transaction (what the
+    live stream's watchers call)."""
+    def read(territory_id: int) -> dict[str, Any]:
+        with store.read() as conn:
+            return change_markers(conn, territory_id)
+
+    return read
+
+
 def change_markers(conn: Connection, territory_id: int) -> dict[str, Any]:
     """Cheap markers that move when alarms, incidents (and their work orders) or commands of
     the territory change (the live stream compares them); the first figure of each is a count
@@ -158,14 +170,4 @@ def open_alarm_count(conn: Connection, territory_id: int, posts: frozenset[str] 
                                    alarms.c.state.in_(OPEN_ALARM))
     if posts is not None:
         q = q.where(or_(alarms.c.post.in_(sorted(posts)), literal(False)))
-    return int(conn.execute(q).scalar_one())
-
-
-def open_incident_count(conn: Connection, territory_id: int, posts: frozenset[str] | None
-                        ) -> int:
-    q = select(func.count()).where(
-        and_(incidents.c.territory_id == territory_id,
-             incidents.c.state.in_(("reported", "acknowledged", "dispatched", "on_site"))))
-    if posts is not None:
-        q = q.where(incidents.c.post.in_(sorted(posts)))
     return int(conn.execute(q).scalar_one())
