@@ -113,6 +113,8 @@ class TerritoryRules:
         self.code = code
         self.rules = {r.id: r for r in rules}
         self.versions = versions
+        # each rule's name per language, for its alarms' messages (built once, not per reading)
+        self.labels = {r.id: {lang: r.label(lang) for lang in LANGS} for r in rules}
         self.by_metric: dict[str, list[tuple[Rule, str, int]]] = {}
         self.silent_rules: list[Rule] = []
         for r in rules:
@@ -340,9 +342,8 @@ class TerritoryRules:
         else:
             self._clear(rule, asset, ts, value, txt, emit)
 
-    @staticmethod
-    def _message(rule: Rule, what: Msg) -> Text:
-        return alarm_text({lang: rule.label(lang) for lang in LANGS}, what)
+    def _message(self, rule: Rule, what: Msg) -> Text:
+        return alarm_text(self.labels[rule.id], what)
 
     def _seen(self, rule: Rule, asset: AssetInfo, ts: int, emit: Callable[[Action], None]
               ) -> None:
